@@ -1,7 +1,7 @@
 """Evaluation: n samples per problem (and greedy), graded, summarised as pass@k / avg@n.
 
-Generation is Hugging Face `generate` (the CPU path and the fallback); the GPU configs swap in
-vLLM offline generation through `sample_fn`.
+Generation is the project's KV-cache sampler over the Hugging Face model (`sampling.py`, the CPU path);
+the GPU configs swap in vLLM offline generation (`eval.engine: vllm`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import sampling
 from .aggregate import EVAL_COLUMNS, PROBLEM_COLUMNS  # noqa: F401 - the files this module writes
 from .algos import pass_at_k
 from .jsonl import RECORD_FIELDS, read_jsonl
@@ -20,7 +21,6 @@ from .models import load_model, load_tokenizer
 from .reward import grade
 
 
-@torch.no_grad()
 def sample(model, tokenizer, prompts: list[str], n: int, temperature: float, max_new_tokens: int,
            top_p: float = 1.0, batch_size: int = 512) -> list[list[tuple[str, int]]]:  # fmt: skip
     """n completions per prompt as (text, length in tokens); temperature 0 means greedy (n must be 1)."""
@@ -29,20 +29,10 @@ def sample(model, tokenizer, prompts: list[str], n: int, temperature: float, max
     out = []
     for i in range(0, len(prompts), per_chunk):
         enc = tokenizer(prompts[i : i + per_chunk], return_tensors="pt", padding=True).to(model.device)
-        kwargs = (
-            dict(do_sample=False)
-            if temperature == 0
-            else dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
-        )
-        gen = model.generate(
-            **enc, max_new_tokens=max_new_tokens, num_return_sequences=n,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **kwargs,
-        )  # fmt: skip
-        completions = gen[:, enc["input_ids"].size(1) :]
-        is_end = (completions == tokenizer.eos_token_id) | (completions == tokenizer.pad_token_id)
-        lengths = torch.where(is_end.any(1), is_end.int().argmax(1) + 1, completions.size(1)).tolist()
+        completions = sampling.generate(model, enc["input_ids"], enc["attention_mask"], n, temperature,
+                                        max_new_tokens, tokenizer.eos_token_id, top_p)  # fmt: skip
         texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
-        pairs = list(zip(texts, lengths, strict=False))
+        pairs = [(text, len(ids)) for text, ids in zip(texts, completions, strict=True)]
         out.extend(pairs[j * n : (j + 1) * n] for j in range(len(pairs) // n))
     return out
 
@@ -60,7 +50,7 @@ def score(rows: list[dict], samples: list[list[tuple[str, int]]]) -> list[tuple[
 
 def sampler(model_path: str, spec: dict, seed: int):
     """`gen(prompts, n, temperature, max_new_tokens, top_p)` for the configured engine: Hugging Face
-    `generate` (`eval.engine: hf`, the CPU path) or vLLM offline generation (`engine: vllm`)."""
+    sampler (`eval.engine: hf`, the CPU path) or vLLM offline generation (`engine: vllm`)."""
     if spec.get("engine", "hf") == "vllm":
         from . import vllm_backend
 
