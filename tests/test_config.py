@@ -61,6 +61,7 @@ def test_sft_continue_matches_rl_compute_budget():
 
 def test_runs_cover_sizes_methods_seeds_and_ablations():
     c = default()
+    del c["run"]  # without `run:`, every method and ablation block runs
     everything = cfg.runs(c)
     assert len(everything) == len(c["sizes"]) * len(c["methods"]) * len(c["seeds"]) + len(
         c["ablations"]["methods"]

@@ -28,14 +28,18 @@ def hf_greedy(model, enc, max_new, eos):
 
 def test_greedy_matches_generate_with_left_padding(tiny):
     tokenizer, model, enc = tiny
-    ours = sampling.generate(model, enc["input_ids"], enc["attention_mask"], 1, 0.0, 24, tokenizer.eos_token_id)
+    ours = sampling.generate(
+        model, enc["input_ids"], enc["attention_mask"], 1, 0.0, 24, tokenizer.eos_token_id
+    )
     assert ours == hf_greedy(model, enc, 24, tokenizer.eos_token_id)
     assert all(len(row) == 24 for row in ours)  # an untrained model never says EOS: full length
 
 
 def test_rows_that_emit_eos_leave_the_batch_and_the_rest_are_unchanged(tiny):
     tokenizer, model, enc = tiny
-    full = sampling.generate(model, enc["input_ids"], enc["attention_mask"], 1, 0.0, 24, tokenizer.eos_token_id)
+    full = sampling.generate(
+        model, enc["input_ids"], enc["attention_mask"], 1, 0.0, 24, tokenizer.eos_token_id
+    )
     eos = full[0][5]  # pretend the 6th greedy token of prompt 0 is EOS: row 0 stops there
     ours = sampling.generate(model, enc["input_ids"], enc["attention_mask"], 1, 0.0, 24, eos)
     assert ours[0] == full[0][: full[0].index(eos) + 1]
@@ -50,8 +54,12 @@ def test_n_samples_per_prompt_in_prompt_major_order_and_seeded(tiny):
     b = sampling.generate(model, enc["input_ids"], enc["attention_mask"], 4, 1.0, 8, tokenizer.eos_token_id)
     assert a == b and len(a) == 12 and all(len(row) == 8 for row in a)
     # sample j of prompt i continues prompt i: with T -> 0 every sample of a prompt is its greedy answer
-    greedy = sampling.generate(model, enc["input_ids"], enc["attention_mask"], 1, 0.0, 8, tokenizer.eos_token_id)
-    cold = sampling.generate(model, enc["input_ids"], enc["attention_mask"], 4, 1e-4, 8, tokenizer.eos_token_id)
+    greedy = sampling.generate(
+        model, enc["input_ids"], enc["attention_mask"], 1, 0.0, 8, tokenizer.eos_token_id
+    )
+    cold = sampling.generate(
+        model, enc["input_ids"], enc["attention_mask"], 4, 1e-4, 8, tokenizer.eos_token_id
+    )
     assert cold == [row for row in greedy for _ in range(4)]
 
 

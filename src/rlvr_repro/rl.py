@@ -34,7 +34,7 @@ def rl_dataset(path: Path) -> Dataset:
 # max_grad_norm, mask_truncated_completions, generation_kwargs, ...) passes straight through.
 MAPPED = {"steps", "prompts_per_step", "prompts_per_update", "num_generations", "max_completion_length",
           "temperature", "top_p", "learning_rate", "lr_scheduler", "warmup_steps", "beta", "clip", "loss",
-          "advantage", "num_iterations", "save_steps", "use_vllm", "vllm_mode",
+          "advantage", "num_iterations", "save_steps", "use_vllm", "vllm_mode", "sampler",
           "per_device_train_batch_size", "gradient_accumulation_steps"}  # fmt: skip
 
 

@@ -27,9 +27,10 @@ def next_token(logits: torch.Tensor, temperature: float, top_p: float) -> torch.
 
 @torch.no_grad()
 def generate(model, input_ids, attention_mask, n: int, temperature: float, max_new_tokens: int,
-             eos_token_id: int, top_p: float = 1.0) -> list[list[int]]:  # fmt: skip
+             eos_token_id: int | list[int], top_p: float = 1.0) -> list[list[int]]:  # fmt: skip
     """Completion token ids (EOS included when emitted) for each of the n samples of each left-padded
     prompt row, in the order prompt 0 sample 0..n-1, prompt 1 sample 0..n-1, ..."""
+    eos = torch.tensor(eos_token_id, device=input_ids.device).reshape(-1)
     cache = DynamicCache()
     positions = (attention_mask.cumsum(1) - 1).clamp(min=0)
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
@@ -44,7 +45,7 @@ def generate(model, input_ids, attention_mask, n: int, temperature: float, max_n
         token = next_token(logits, temperature, top_p)
         for row, t in zip(alive.tolist(), token.tolist(), strict=True):
             completions[row].append(t)
-        keep = (token != eos_token_id).nonzero().squeeze(1)
+        keep = (~torch.isin(token, eos)).nonzero().squeeze(1)
         if keep.numel() == 0 or step == max_new_tokens - 1:
             break
         if keep.numel() < alive.numel():

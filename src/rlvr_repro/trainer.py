@@ -18,9 +18,10 @@ from contextlib import contextmanager
 import torch
 from transformers import TrainerCallback
 from trl import GRPOTrainer
+from trl.models import unwrap_model_for_generation
 from trl.trainer.utils import pad, use_adapter
 
-from . import algos
+from . import algos, sampling
 from .tasks import with_hint
 
 
@@ -62,6 +63,45 @@ class RLVRTrainer(GRPOTrainer):
     def _generate(self, prompts):
         with self._timed("generate"):
             return super()._generate(prompts)
+
+    def _kv_sampler_applies(self, prompt_ids, multimodal_fields) -> bool:
+        """The project's sampler covers plain-text HF generation with temperature / top-p only."""
+        return (
+            self.method.get("sampler", "kv") == "kv"
+            and not (self.use_vllm or self.use_transformers_continuous_batching or multimodal_fields)
+            and self.args.generation_kwargs is None
+            and self.top_k in (None, 0)
+            and self.min_p is None
+            and self.repetition_penalty == 1.0
+            and len(prompt_ids) % self.num_generations == 0
+            and all(prompt_ids[i] == prompt_ids[i - i % self.num_generations] for i in range(len(prompt_ids)))
+        )
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
+        """Without vLLM, sample with `sampling.generate`: each group's prompt is prefilled once and
+        finished completions leave the batch (the same distribution as `generate`, fewer FLOPs)."""
+        if not self._kv_sampler_applies(prompt_ids, multimodal_fields):
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs
+            )
+        G = self.num_generations
+        unique = [torch.tensor(ids) for ids in prompt_ids[::G]]
+        input_ids = pad(unique, padding_value=self._tokenizer.pad_token_id, padding_side="left")
+        mask = pad([torch.ones_like(t) for t in unique], padding_value=0, padding_side="left")
+        device = self.accelerator.device
+        with (
+            unwrap_model_for_generation(
+                self.model_wrapped,
+                self.accelerator,
+                gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+            ) as model,
+            torch.no_grad(),
+        ):
+            completion_ids = sampling.generate(
+                model, input_ids.to(device), mask.to(device), G, self.temperature, self.max_completion_length,
+                self.eos_token_ids, self.top_p,
+            )  # fmt: skip
+        return completion_ids, None
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         with self._timed("score"):
