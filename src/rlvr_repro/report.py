@@ -225,6 +225,10 @@ def _methods_in(df: pd.DataFrame) -> set:
     return set(df["method"].unique()) if "method" in df.columns and len(df) else set()
 
 
+def _mean_at(values: dict, keys: list) -> float:
+    return float(np.mean([values[k] for k in keys])) if keys else math.nan
+
+
 def evaluate_claim(
     claim: dict, rule: dict, curves: pd.DataFrame, ev: pd.DataFrame, problems: pd.DataFrame
 ) -> list[dict]:
@@ -260,6 +264,25 @@ def evaluate_claim(
         ]
 
     rows = []
+
+    def add(exp, size, c, method_value, baseline_value, interval, note):
+        rows.append(
+            base_row
+            | {
+                "exp": exp,
+                "size": size,
+                "n": c.n,
+                "method_value": method_value,
+                "baseline_value": baseline_value,
+                "diff": c.mean,
+                "lo": c.lo,
+                "hi": c.hi,
+                "interval": interval,
+                "verdict": stats.verdict(c.lo, c.hi, direction),
+                "note": note,
+            }  # fmt: skip
+        )
+
     if kind in ("eval", "curve_final", "curve_drop", "steps_to_target"):
         censored: set = set()
         if kind == "steps_to_target":
@@ -279,22 +302,7 @@ def evaluate_claim(
             )
             if cens:
                 note += f"; never reached the target (censored at last step + 1): {', '.join(cens)}"
-            rows.append(
-                base_row
-                | {
-                    "exp": exp,
-                    "size": size,
-                    "n": c.n,
-                    "method_value": float(np.mean([a[s] for s in common])) if common else math.nan,
-                    "baseline_value": float(np.mean([b[s] for s in common])) if common else math.nan,
-                    "diff": c.mean,
-                    "lo": c.lo,
-                    "hi": c.hi,
-                    "interval": f"{seed_interval} over seeds",
-                    "verdict": stats.verdict(c.lo, c.hi, direction),
-                    "note": note,
-                }
-            )
+            add(exp, size, c, _mean_at(a, common), _mean_at(b, common), f"{seed_interval} over seeds", note)
     elif kind == "problem_pass1":
         vals = _problem_pass1(t, problems)
         for (exp, size), g in vals.groupby(["exp", "size"]):
@@ -311,22 +319,8 @@ def evaluate_claim(
                 level_note = (
                     f"hardest difficulty = {hardest_difficulty(g['difficulty'].dropna().astype(str))}"
                 )
-            rows.append(
-                base_row
-                | {
-                    "exp": exp,
-                    "size": size,
-                    "n": c.n,
-                    "method_value": float(np.mean([a[k] for k in keys])) if keys else math.nan,
-                    "baseline_value": float(np.mean([b[k] for k in keys])) if keys else math.nan,
-                    "diff": c.mean,
-                    "lo": c.lo,
-                    "hi": c.hi,
-                    "interval": "bootstrap over problems",
-                    "verdict": stats.verdict(c.lo, c.hi, direction),
-                    "note": f"{level_note}; per-problem c/n averaged over seeds {' '.join(map(str, seeds))}",
-                }
-            )
+            note = f"{level_note}; per-problem c/n averaged over seeds {' '.join(map(str, seeds))}"
+            add(exp, size, c, _mean_at(a, keys), _mean_at(b, keys), "bootstrap over problems", note)
     else:  # decomposition kinds
         start = baseline if kind == "decomposition" else t.get("start", "sft")
         sub = problems[problems["split"] == t["split"]]
@@ -354,22 +348,7 @@ def evaluate_claim(
                 common = ia.index.intersection(ib.index)
                 mv, bv = float(ia[common].mean()), float(ib[common].mean())
                 note = f"{t.get('part')} share vs start {start}; seeds {' '.join(map(str, seeds))}"
-            rows.append(
-                base_row
-                | {
-                    "exp": exp,
-                    "size": size,
-                    "n": c.n,
-                    "method_value": mv,
-                    "baseline_value": bv,
-                    "diff": c.mean,
-                    "lo": c.lo,
-                    "hi": c.hi,
-                    "interval": "bootstrap over problems",
-                    "verdict": stats.verdict(c.lo, c.hi, direction),
-                    "note": note,
-                }
-            )
+            add(exp, size, c, mv, bv, "bootstrap over problems", note)
     if not rows:
         return [
             base_row
