@@ -12,7 +12,7 @@ import torch
 from datasets import Dataset
 from trl import GRPOTrainer
 
-from rlvr_repro import algos, rl
+from rlvr_repro import algos, rl, sampling
 from rlvr_repro.jsonl import write_jsonl
 from rlvr_repro.models import build_model, load_model, load_tokenizer
 from rlvr_repro.rl import grpo_config
@@ -428,6 +428,21 @@ def test_adora_difficulty_amplify(model_dir, tmp_path):
     assert torch.allclose(out["advantages"], expected, atol=1e-6)
     assert torch.allclose(out["advantages"], torch.cat([2 * grpo[:4], grpo[4:]]), atol=1e-6)
     assert trainer._metrics["train"]["adora/frac_up"][-1] == 0.5
+
+
+@pytest.mark.parametrize("sampler", ["kv", "hf"])
+def test_rollouts_use_the_kv_sampler_only_where_it_applies(model_dir, tmp_path, monkeypatch, sampler):
+    calls = []
+    inner = sampling.generate
+    monkeypatch.setattr(sampling, "generate", lambda *a, **k: calls.append(a[3]) or inner(*a, **k))
+    trainer = make_trainer(model_dir, tmp_path, rewarder(lambda pid, hinted, i: i % 2), sampler=sampler)
+    out = generate(trainer, batch("a", "b"))
+    assert out["completion_ids"].size(0) == 2 * G
+    assert calls == ([G] if sampler == "kv" else [])  # one call, G samples per prompt
+    tokens = trainer.processing_class([row("a")["prompt"], row("b")["prompt"]])["input_ids"]
+    grouped = [ids for ids in tokens for _ in range(G)]
+    assert trainer._kv_sampler_applies(grouped, {}, G) == (sampler == "kv")
+    assert not trainer._kv_sampler_applies(grouped[1:] + grouped[:1], {}, G)  # not whole groups in a row
 
 
 def test_etr_clip_range_per_row(model_dir, tmp_path):

@@ -64,8 +64,9 @@ class RLVRTrainer(GRPOTrainer):
         with self._timed("generate"):
             return super()._generate(prompts)
 
-    def _kv_sampler_applies(self, prompt_ids, multimodal_fields) -> bool:
-        """The project's sampler covers plain-text HF generation with temperature / top-p only."""
+    def _kv_sampler_applies(self, prompt_ids, multimodal_fields, G: int) -> bool:
+        """The project's sampler covers plain-text HF generation with temperature / top-p only, on a
+        batch of whole groups (G copies of each prompt in a row, as TRL's RepeatSampler lays them out)."""
         return (
             self.method.get("sampler", "kv") == "kv"
             and not (self.use_vllm or self.use_transformers_continuous_batching or multimodal_fields)
@@ -73,18 +74,18 @@ class RLVRTrainer(GRPOTrainer):
             and self.top_k in (None, 0)
             and self.min_p is None
             and self.repetition_penalty == 1.0
-            and len(prompt_ids) % self.num_generations == 0
-            and all(prompt_ids[i] == prompt_ids[i - i % self.num_generations] for i in range(len(prompt_ids)))
+            and len(prompt_ids) % G == 0
+            and all(prompt_ids[i] == prompt_ids[i - i % G] for i in range(len(prompt_ids)))
         )
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
         """Without vLLM, sample with `sampling.generate`: each group's prompt is prefilled once and
         finished completions leave the batch (the same distribution as `generate`, fewer FLOPs)."""
-        if not self._kv_sampler_applies(prompt_ids, multimodal_fields):
+        G = num_generations
+        if not self._kv_sampler_applies(prompt_ids, multimodal_fields, G):
             return super()._generate_single_turn(
                 prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs
             )
-        G = self.num_generations
         unique = [torch.tensor(ids) for ids in prompt_ids[::G]]
         input_ids = pad(unique, padding_value=self._tokenizer.pad_token_id, padding_side="left")
         mask = pad([torch.ones_like(t) for t in unique], padding_value=0, padding_side="left")
@@ -94,9 +95,11 @@ class RLVRTrainer(GRPOTrainer):
                 self.model_wrapped,
                 self.accelerator,
                 gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
             ) as model,
             torch.no_grad(),
-        ):
+            self._dist.summon_full_params(self.model_wrapped, recurse=False),
+        ):  # the same context TRL's own generation path takes (ZeRO-3 gather, FSDP, checkpointing off)
             completion_ids = sampling.generate(
                 model, input_ids.to(device), mask.to(device), G, self.temperature, self.max_completion_length,
                 self.eos_token_ids, self.top_p,
