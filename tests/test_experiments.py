@@ -29,8 +29,9 @@ def merged(path):
 
 
 def snakemake(*args, env=None, check=False):
-    return subprocess.run([sys.executable, "-m", "snakemake", "--nolock", *args], cwd=ROOT, capture_output=True,
-                          text=True, env=env, check=check)  # fmt: skip
+    """Snakemake with --forceall, so a plan lists every job even where a local results/ is complete."""
+    return subprocess.run([sys.executable, "-m", "snakemake", "--nolock", "--forceall", *args], cwd=ROOT,
+                          capture_output=True, text=True, env=env, check=check)  # fmt: skip
 
 
 def shell_lines(out: str, command: str) -> list[str]:
