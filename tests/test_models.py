@@ -26,3 +26,10 @@ def test_missing_model_path_says_what_was_looked_for(tmp_path):
         load_model(str(tmp_path / "nope"))
     with pytest.raises(ValueError, match="valid sizes"):
         build_model("huge", tmp_path / "x")
+
+
+def test_every_size_has_head_dim_32_for_vllm_cpu():
+    """vLLM's CPU attention backend rejects head_dim 24; every toy size uses 32."""
+    for size, dims in SIZES.items():
+        assert dims["hidden_size"] // dims["num_attention_heads"] == 32, size
+        assert dims["num_attention_heads"] % dims["num_key_value_heads"] == 0, size

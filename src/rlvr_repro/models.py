@@ -18,27 +18,27 @@ SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 CHARS = [chr(i) for i in range(32, 127)] + ["\n"]
 
 # Named sizes; parameter counts are printed by `rlvr build-model` and recorded in the model dir.
-SIZES = {
+SIZES = {  # head_dim 32 everywhere: vLLM's CPU attention rejects 24 (its kernels take 32, 64, 80, ...)
     "tiny": dict(
         hidden_size=96,
         num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=3,
+        num_key_value_heads=1,
         intermediate_size=288,
     ),
     "small": dict(
-        hidden_size=112,
+        hidden_size=128,
         num_hidden_layers=4,
         num_attention_heads=4,
         num_key_value_heads=2,
-        intermediate_size=336,
+        intermediate_size=384,
     ),
     "base": dict(
-        hidden_size=128,
+        hidden_size=192,
         num_hidden_layers=6,
-        num_attention_heads=4,
+        num_attention_heads=6,
         num_key_value_heads=2,
-        intermediate_size=384,
+        intermediate_size=576,
     ),
 }
 
