@@ -1,6 +1,17 @@
 import pytest
 
-from rlvr_repro.reward import correctness_reward, extract_answer, grade, math_verify_with_timeout
+from rlvr_repro.reward import (
+    Grade,
+    correctness_reward,
+    extract_answer,
+    format_ok,
+    grade,
+    judge,
+    make_reward,
+    math_verify_with_timeout,
+)
+
+HEADING = "## Step 1\n3 + 4 = 7.\n\n#### Final Answer\nThe answer is $\\boxed{7}$."
 
 
 @pytest.mark.parametrize(
@@ -12,10 +23,27 @@ from rlvr_repro.reward import correctness_reward, extract_answer, grade, math_ve
         ("no answer here", None),
         ("#### ", None),
         ("\\boxed{unclosed", None),
+        (HEADING, "7"),  # the boxed answer wins over a "#### Final Answer" heading
+        ("\\fbox{7}", "7"),
+        ("\\boxed{3} then \\fbox{8}", "8"),  # the last of either
+        ("\\boxed{unclosed\n#### 5", "5"),  # no closed box: the GSM8K line
     ],
 )
-def test_extract_answer(text, expected):
+def test_extract_answer_gsm8k_style(text, expected):
     assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [(HEADING, "7"), ("#### 42", None), ("\\fbox{7}", "7"), ("\\boxed{}", None), ("a \\boxed{x=5}.", "x=5")],
+)
+def test_extract_answer_boxed_style_never_reads_hashes(text, expected):
+    assert extract_answer(text, "boxed") == expected
+
+
+def test_unknown_answer_format_names_the_valid_ones():
+    with pytest.raises(ValueError, match="gsm8k"):
+        extract_answer("#### 1", "latex")
 
 
 def test_grade_integers_and_fractions():
@@ -26,9 +54,58 @@ def test_grade_integers_and_fractions():
     assert grade("#### 1,000", "1000") == 1.0
 
 
+def test_gsm8k_final_line_scores_as_before():
+    assert grade("Natalia sold 72 clips.\n#### 42", "42") == 1.0
+    assert grade("#### 42", "42", "boxed") == 0.0  # a boxed-style source has no "####" answers
+    # a final line that is neither a number nor LaTeX stays conclusive: 2+3 is not the number 5
+    assert judge("#### 2+3", "5") == Grade(0.0, "2+3")
+    assert judge("#### x=5", "5") == Grade(0.0, "x=5")
+
+
+def test_final_answer_heading_with_boxed_answer():
+    assert judge(HEADING, "7", "boxed") == Grade(1.0, "7")
+    assert judge(HEADING, "7") == Grade(1.0, "7")
+    assert grade(HEADING, "8", "boxed") == 0.0
+
+
+def test_boxed_equation_falls_through_to_math_verify():
+    assert judge("\\boxed{x=5}", "5", "boxed") == Grade(1.0, "x=5")
+    assert grade("\\boxed{x = 5}", "5") == 1.0
+    assert grade("\\boxed{y=6}", "5", "boxed") == 0.0
+
+
+def test_fbox_is_an_answer():
+    assert judge("so \\fbox{7}", "7", "boxed") == Grade(1.0, "7")
+    assert grade("\\fbox{\\frac{1}{2}}", "0.5", "boxed") == 1.0
+
+
+@pytest.mark.parametrize(
+    "text,ok",
+    [
+        ("#### 7", False),  # no box
+        ("so \\boxed{7}", True),
+        ("\\boxed{3}, no: \\boxed{7}", False),  # two boxes
+        ("\\boxed{7}   ", True),  # three trailing spaces
+        ("\\boxed{7}\n\n\n\n", False),  # four trailing newlines
+        ("\\fbox{7}", False),  # guide_rl counts "\\boxed{" only
+    ],
+)
+def test_format_ok_is_guides_qwen_check(text, ok):
+    assert format_ok(text) is ok
+
+
+def test_format_check_gates_the_reward_only_when_on():
+    one, two = "\\boxed{7}", "\\boxed{3}, no: \\boxed{7}"
+    assert [grade(t, "7", "boxed", format_check=True) for t in ("7", one, two)] == [0.0, 1.0, 0.0]
+    assert [grade(t, "7", "boxed") for t in ("7", one, two)] == [0.0, 1.0, 1.0]
+    assert judge(two, "7", "boxed", format_check=True) == Grade(0.0, "7", False)
+
+
 def test_grade_malformed_never_raises():
-    for junk in ["", "####", "#### 2-", "#### ((((", "\x00" * 10, "#### " + "9" * 5000, "#### 1/0"]:
+    for junk in ["", "####", "#### 2-", "#### ((((", "\x00" * 10, "#### " + "9" * 5000, "#### 1/0",
+                 "\\boxed{" * 50, "\\boxed{\\frac{1}{0}}"]:  # fmt: skip
         assert grade(junk, "2") == 0.0
+        assert grade(junk, "2", "boxed", format_check=True) == 0.0
 
 
 def test_grade_symbolic_goes_through_math_verify():
@@ -50,8 +127,22 @@ def test_math_verify_timeout_kills_slow_grader(monkeypatch):
     assert math_verify_with_timeout("$1$", "$1$", timeout=0.2) is False
 
 
-def test_reward_function_reads_dataset_column():
+def test_math_verify_runs_outside_the_main_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(grade, "\\boxed{x=5}", "5", "boxed").result() == 1.0
+
+
+def test_reward_function_reads_dataset_columns():
     out = correctness_reward(["q1", "q2"], ["#### 5", "#### 6"], answer=["5", "5"])
     assert out == [1.0, 0.0]
     chat = correctness_reward(["q"], [[{"role": "assistant", "content": "#### 5"}]], answer=["5"])
     assert chat == [1.0]
+    per_row = correctness_reward(
+        ["a", "b"], ["#### 5", "#### 5"], answer=["5", "5"], answer_format=["gsm8k", "boxed"]
+    )
+    assert per_row == [1.0, 0.0]
+    checked = make_reward(format_check=True)
+    assert checked.__name__ == "correct" and correctness_reward.__name__ == "correct"
+    assert checked(["q", "q"], ["\\boxed{5}", "\\boxed{5}\\boxed{5}"], answer=["5", "5"]) == [1.0, 0.0]

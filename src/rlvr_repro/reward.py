@@ -1,41 +1,85 @@
-"""Verifiable reward: extract the final answer, grade it against the gold answer.
+"""Verifiable reward: extract the final answer, grade it against the gold answer (docs/METHODS.md §4).
 
-Plain numbers (integers, decimals, fractions) are compared exactly without sympy. Anything else
-goes through Hugging Face `math-verify` as `verify(parse(gold), parse(pred))` (gold first, the order
-matters) in a forked child with our own timeout: math-verify's built-in timeout uses
-`signal.alarm`, which breaks outside the main thread (METHODS.md section 4). Malformed or endless
-output scores 0 and never raises.
+Extraction depends on the data source's answer format, a property of the source and never a guess
+from the completion (`ANSWER_FORMATS`; records carry it as ``answer_format``, written by
+`loaders.load_source`; records without it are the synthetic tasks, `DEFAULT_ANSWER_FORMAT`):
+
+* ``boxed`` (MATH and the other LaTeX benchmarks): the last ``\\boxed{...}`` or ``\\fbox{...}``, nothing
+  else, so a ``#### Final Answer`` heading is just text;
+* ``gsm8k`` (GSM8K and the synthetic tasks, whose solutions end with a ``#### <value>`` line): the last
+  ``\\boxed{...}``/``\\fbox{...}`` too when there is one, else the text after the last ``####``.
+
+Grading: two plain numbers (integers, decimals, fractions) are compared exactly without sympy, which is
+conclusive. A ``####`` answer (GSM8K's convention is a plain number) that is neither a number nor LaTeX
+nor a function name scores 0 against a numeric gold, as it always has. Everything else, every boxed
+answer included (``\\boxed{x=5}`` against ``5``), goes through Hugging Face `math-verify` as
+``verify(parse(gold), parse(pred))`` (gold first, the order matters) in a forked child with our own
+timeout: math-verify's built-in timeout uses ``signal.alarm``, which breaks outside the main thread.
+Malformed or endless output scores 0 and never raises.
+
+Optionally (``format_check``), guide_rl's response format check gates the reward (`format_ok`).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 
+ANSWER_FORMATS = ("gsm8k", "boxed")
+DEFAULT_ANSWER_FORMAT = "gsm8k"  # the synthetic tasks end with `tasks.FINAL_PREFIX` lines
 MAX_ANSWER_CHARS = 200
+MAX_TRAILING_WHITESPACE = 3  # guide_rl's format check
 _SYMBOLIC = re.compile(r"\\|[a-zA-Z]{2,}")  # LaTeX commands or names like sqrt, pi
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(/[+-]?\d+)?$")
+_BOX_COMMANDS = ("\\boxed{", "\\fbox{")
 
 
-def extract_answer(text: str) -> str | None:
-    """The text after the last `####` (GSM8K convention), else the last `\\boxed{...}`, else None."""
-    if "####" in text:
-        answer = text.rsplit("####", 1)[1].split("\n", 1)[0].strip()
-        return answer or None
-    return _last_boxed(text)
-
-
-def _last_boxed(text: str) -> str | None:
-    start = text.rfind("\\boxed{")
+def last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}`` or ``\\fbox{...}`` (braces balanced, stripped); None if
+    there is none or it is never closed."""
+    start = max(text.rfind(command) for command in _BOX_COMMANDS)
     if start < 0:
         return None
-    depth, i = 0, start + len("\\boxed")
-    for j in range(i, len(text)):
+    open_at = text.index("{", start)
+    depth = 0
+    for j in range(open_at, len(text)):
         depth += {"{": 1, "}": -1}.get(text[j], 0)
         if depth == 0:
-            return text[i + 1 : j].strip() or None
+            return text[open_at + 1 : j].strip()
     return None
+
+
+def _final_line(text: str) -> str | None:
+    if "####" not in text:
+        return None
+    return text.rsplit("####", 1)[1].split("\n", 1)[0].strip() or None
+
+
+def _extract(text: str, answer_format: str) -> tuple[str | None, str]:
+    """(answer, where it came from: ``boxed`` or ``final-line``)."""
+    if answer_format not in ANSWER_FORMATS:
+        raise ValueError(f"unknown answer format {answer_format!r}; valid formats: {list(ANSWER_FORMATS)}")
+    boxed = last_boxed(text)
+    if boxed or answer_format == "boxed":
+        return boxed or None, "boxed"
+    return _final_line(text), "final-line"
+
+
+def extract_answer(text: str, answer_format: str = DEFAULT_ANSWER_FORMAT) -> str | None:
+    """The completion's final answer under the source's `answer_format` (module docstring), else None."""
+    return _extract(text, answer_format)[0]
+
+
+def format_ok(text: str) -> bool:
+    """guide_rl's format check for Qwen-style responses: exactly one ``\\boxed{`` and at most three
+    trailing spaces/newlines (``verify_qwen_simple_format`` in
+    ``verl/verl/workers/reward_manager/format_grader.py``, run by ``RiftRewardManager`` in ``rift_grader.py``
+    when ``scale_reasoning.do_verify_format`` is on: its released Guide-GRPO runs turn it on, its GRPO
+    baselines off)."""
+    trailing = len(text) - len(text.rstrip(" \n"))
+    return text.count("\\boxed{") == 1 and trailing <= MAX_TRAILING_WHITESPACE
 
 
 def as_number(s: str) -> Fraction | None:
@@ -67,6 +111,8 @@ def _math_verify(gold: str, pred: str, conn) -> None:
 
 def math_verify_with_timeout(gold: str, pred: str, timeout: float = 5.0) -> bool:
     """Run math-verify in a forked child; a child that overruns is killed and scores False."""
+    import math_verify  # noqa: F401 - imported once here (about 1 s), so every forked child inherits it
+
     recv, send = mp.get_context("fork").Pipe(duplex=False)
     child = mp.get_context("fork").Process(target=_math_verify, args=(gold, pred, send), daemon=True)
     child.start()
@@ -77,25 +123,50 @@ def math_verify_with_timeout(gold: str, pred: str, timeout: float = 5.0) -> bool
     return ok
 
 
-def grade(completion: str, gold: str, timeout: float = 5.0) -> float:
-    """1.0 if the completion's final answer equals `gold`, else 0.0."""
-    pred = extract_answer(completion)
-    if pred is None or len(pred) > MAX_ANSWER_CHARS:
-        return 0.0
+@dataclass(frozen=True)
+class Grade:
+    """One graded completion: the reward, the extracted answer and guide_rl's format verdict (True
+    when the check is off)."""
+
+    reward: float
+    extracted: str | None
+    format_ok: bool = True
+
+
+def judge(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
+          timeout: float = 5.0) -> Grade:  # fmt: skip
+    """Grade one completion (module docstring). With `format_check`, a completion that fails
+    `format_ok` scores 0, as guide_rl grades it as an empty response."""
+    pred, where = _extract(completion, answer_format)
+    formatted = format_ok(completion) if format_check else True
+    if not formatted or pred is None or len(pred) > MAX_ANSWER_CHARS:
+        return Grade(0.0, pred, formatted)
     gold_num, pred_num = as_number(gold), as_number(pred)
     if gold_num is not None and pred_num is not None:
-        return float(gold_num == pred_num)
-    if gold_num is not None and not _SYMBOLIC.search(pred):
-        return 0.0  # plain-number gold, no LaTeX or function in the prediction: nothing for sympy to find
-    return float(math_verify_with_timeout(f"${gold}$", f"${pred}$", timeout))
+        return Grade(float(gold_num == pred_num), pred)
+    if where == "final-line" and gold_num is not None and not _SYMBOLIC.search(pred):
+        return Grade(0.0, pred)  # a GSM8K final line is a plain number; nothing for sympy to find
+    return Grade(float(math_verify_with_timeout(f"${gold}$", f"${pred}$", timeout)), pred)
 
 
-def correctness_reward(prompts, completions, answer, **kwargs) -> list[float]:
-    """TRL reward function: `answer` is the dataset column of gold answers."""
-    return [
-        grade(c if isinstance(c, str) else c[-1]["content"], a)
-        for c, a in zip(completions, answer, strict=False)
-    ]
+def grade(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
+          timeout: float = 5.0) -> float:  # fmt: skip
+    """1.0 if the completion's final answer equals `gold`, else 0.0 (`judge`'s reward)."""
+    return judge(completion, gold, answer_format, format_check, timeout).reward
 
 
-correctness_reward.__name__ = "correct"
+def make_reward(format_check: bool = False):
+    """TRL reward function named ``correct``: `answer` is the dataset column of gold answers and an
+    ``answer_format`` column, when the dataset has one, the source's answer format per row."""
+
+    def correct(prompts, completions, answer, answer_format=None, **kwargs) -> list[float]:
+        formats = answer_format or [DEFAULT_ANSWER_FORMAT] * len(answer)
+        return [
+            grade(c if isinstance(c, str) else c[-1]["content"], a, f or DEFAULT_ANSWER_FORMAT, format_check)
+            for c, a, f in zip(completions, answer, formats, strict=False)
+        ]
+
+    return correct
+
+
+correctness_reward = make_reward()
