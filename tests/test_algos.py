@@ -1,7 +1,6 @@
 """Hand-computed checks of rlvr_repro.algos (arithmetic in the comments)."""
 
 import math
-from fractions import Fraction
 
 import pytest
 import torch
@@ -19,8 +18,6 @@ from rlvr_repro.algos import (
     get_shaping,
     group_std,
     kl_k3,
-    pass_at_k,
-    pass_at_k_array,
     policy_loss,
 )
 
@@ -501,38 +498,3 @@ def test_kl_k3():
     ref = T([0.0, 0.0, -3.0])
     # d = ref - logp = [0, 1, -1]: exp(d) - d - 1 = [0, e - 2, 1/e]
     assert close(kl_k3(logp, ref), [0.0, math.e - 2, math.exp(-1)])
-
-
-# ----------------------------------------------------------------------------------- pass@k
-
-
-def test_pass_at_k_small_cases():
-    assert pass_at_k(5, 2, 2) == pytest.approx(0.7)  # 1 - C(3,2)/C(5,2) = 1 - 3/10
-    assert pass_at_k(5, 0, 3) == 0.0
-    assert pass_at_k(5, 4, 2) == 1.0  # n - c = 1 < k
-    assert pass_at_k(5, 5, 5) == 1.0
-    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)  # pass@1 = c/n
-    assert pass_at_k(1, 1, 1) == 1.0
-
-
-def test_pass_at_k_large_n_exact():
-    n, c, k = 1000, 7, 500
-    exact = 1 - Fraction(math.comb(n - c, k), math.comb(n, k))
-    assert pass_at_k(n, c, k) == float(exact)
-    # product form 1 - prod_{i=n-c+1}^{n} (1 - k/i) agrees to float precision
-    prod = 1.0
-    for i in range(n - c + 1, n + 1):
-        prod *= 1 - k / i
-    assert pass_at_k(n, c, k) == pytest.approx(1 - prod, rel=1e-12)
-    assert pass_at_k(1000, 1, 1) == pytest.approx(1e-3)
-
-
-def test_pass_at_k_validation():
-    for args in [(0, 0, 1), (5, -1, 1), (5, 6, 1), (5, 2, 0), (5, 2, 6)]:
-        with pytest.raises(ValueError, match="pass@k"):
-            pass_at_k(*args)
-
-
-def test_pass_at_k_array():
-    out = pass_at_k_array(5, [0, 2, 4], 2)
-    assert out.tolist() == pytest.approx([0.0, 0.7, 1.0])

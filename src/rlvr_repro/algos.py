@@ -15,10 +15,7 @@ keyword argument.
 from __future__ import annotations
 
 from collections.abc import Callable
-from fractions import Fraction
-from math import comb
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -594,31 +591,3 @@ def kl_k3(logp: Tensor, ref_logp: Tensor) -> Tensor:
     """
     d = ref_logp - logp
     return torch.exp(d) - d - 1
-
-
-def _check_pass_args(n: int, c: int, k: int) -> None:
-    if n < 1:
-        raise ValueError(f"pass@k needs n >= 1 samples, got n={n}")
-    if not 0 <= c <= n:
-        raise ValueError(f"pass@k needs 0 <= c <= n, got c={c}, n={n}")
-    if not 1 <= k <= n:
-        raise ValueError(f"pass@k needs 1 <= k <= n, got k={k}, n={n}")
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from n samples with c correct (Chen et al. 2021, arXiv 2107.03374 Eq. 1).
-
-        pass@k = 1 - C(n-c, k) / C(n, k)     (= 1 when n - c < k)
-
-    Exact: Python integer binomials and a Fraction, rounded once to float, so n = 1000 is fine.
-    """
-    n, c, k = int(n), int(c), int(k)
-    _check_pass_args(n, c, k)
-    if n - c < k:
-        return 1.0
-    return float(1 - Fraction(comb(n - c, k), comb(n, k)))
-
-
-def pass_at_k_array(n: int, c_array, k: int) -> np.ndarray:
-    """`pass_at_k` for many problems sharing n and k; c_array is any 1-D sequence of counts."""
-    return np.array([pass_at_k(n, int(c), k) for c in np.asarray(c_array).reshape(-1)], dtype=np.float64)

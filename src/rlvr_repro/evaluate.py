@@ -15,10 +15,10 @@ import torch
 
 from . import sampling
 from .aggregate import EVAL_COLUMNS, PROBLEM_COLUMNS  # noqa: F401 - the files this module writes
-from .algos import pass_at_k
 from .jsonl import RECORD_FIELDS, read_jsonl
 from .models import load_model, load_tokenizer
 from .reward import grade
+from .stats import pass_at_k
 
 
 def sample(model, tokenizer, prompts: list[str], n: int, temperature: float, max_new_tokens: int,
