@@ -78,3 +78,129 @@ def test_run_selection_rejects_unknown_methods():
     c["run"] = {"methods": ["grpoo"]}
     with pytest.raises(cfg.ConfigError, match="grpoo"):
         cfg.runs(c)
+
+
+# --- failing early: unknown keys, registry names, --config strings ---------------------------------
+def test_unknown_keys_fail_with_the_nearest_valid_key():
+    for block in ("rl", "sft"):
+        bad = default()
+        bad[block]["num_generation" if block == "rl" else "lerning_rate"] = 4
+        want = "num_generations" if block == "rl" else "learning_rate"
+        with pytest.raises(cfg.ConfigError, match=rf"{block}: unknown key .*did you mean '{want}'"):
+            cfg.validate(bad)
+    bad = default()
+    bad["methods"]["guide"]["guide"]["ratio_contxt"] = "plain"
+    with pytest.raises(cfg.ConfigError, match=r"methods\.guide\.guide: .*did you mean 'ratio_context'"):
+        cfg.validate(bad)
+
+
+def test_rl_passes_grpo_config_fields_through_but_not_the_ones_the_project_sets():
+    good = default()
+    good["rl"]["max_grad_norm"] = 0.5
+    good["methods"]["etr"]["vllm_importance_sampling_cap"] = 2.0
+    cfg.validate(good)
+    bad = default()
+    bad["rl"]["max_grad_norm"] = "large"
+    with pytest.raises(cfg.ConfigError, match=r"rl\.max_grad_norm: 'large' is not of type 'number'"):
+        cfg.validate(bad)
+    bad = default()
+    bad["rl"]["lr_scheduler_type"] = "linear"
+    with pytest.raises(cfg.ConfigError, match=r"'lr_scheduler_type' is set by the project; use lr_scheduler"):
+        cfg.validate(bad)
+
+
+def test_static_grpo_fields_match_the_installed_trl():
+    import trl
+
+    from rlvr_repro import grpo_fields
+
+    assert grpo_fields.TRL_VERSION == trl.__version__
+    assert grpo_fields.GRPO_CONFIG_FIELDS == grpo_fields.live_fields()
+    assert set(cfg.PROJECT_SET_GRPO_FIELDS) <= set(grpo_fields.GRPO_CONFIG_FIELDS)
+
+
+def _grpo_config():
+    """`grpo_config` wherever the RL package keeps it (rl/train.py, formerly rl.py)."""
+    import importlib.util
+
+    for name in ("rlvr_repro.rl.train", "rlvr_repro.rl"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "grpo_config"):
+            return module.grpo_config
+    legacy = ROOT / "src/rlvr_repro/rl.py"  # while the rl/ package is being introduced, it shadows rl.py
+    spec = importlib.util.spec_from_file_location("rlvr_repro._rl_module", legacy)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.grpo_config
+
+
+def test_fields_the_project_sets_are_the_ones_the_rl_job_refuses(tmp_path):
+    grpo_config = _grpo_config()
+    spec = cfg.rl_spec(default(), "grpo")
+    for key in cfg.PROJECT_SET_GRPO_FIELDS:
+        with pytest.raises(ValueError, match=key):
+            grpo_config({**spec, key: None}, tmp_path, 0)
+
+
+def test_registry_names_match_the_registries():
+    assert cfg.REGISTRY_NAMES == cfg.live_registry_names()
+
+
+def test_unknown_registry_names_fail_with_a_suggestion():
+    bad = default()
+    bad["methods"]["adora"]["advantage"]["name"] = "adoar"
+    with pytest.raises(
+        cfg.ConfigError, match=r"methods\.adora\.advantage\.name: unknown advantage 'adoar'.*'adora'"
+    ):
+        cfg.validate(bad)
+    bad = default()
+    bad["rl"]["clip"]["name"] = "fixd"  # the default, so every method inheriting it is named
+    with pytest.raises(cfg.ConfigError, match=r"rl\.clip\.name: unknown clip 'fixd' in method grpo.*'fixed'"):
+        cfg.validate(bad)
+    bad = default()
+    bad["ablations"]["methods"]["guide_noshape"]["guide"]["shaping"] = "nnone"
+    with pytest.raises(cfg.ConfigError, match=r"guide\.shaping: unknown shaping 'nnone'.*'none'"):
+        cfg.validate(bad)
+
+
+def test_config_strings_become_the_schema_types():
+    c = default()
+    c["rl"].update(steps="3", learning_rate="1e-4", filter_groups="true", lr_scheduler="constant")
+    c["eval"].update(max_problems="null", ks=["1", "4"])
+    cfg.coerce_strings(c)
+    assert c["rl"]["steps"] == 3 and c["rl"]["learning_rate"] == 1e-4 and c["rl"]["filter_groups"] is True
+    assert c["rl"]["lr_scheduler"] == "constant" and c["eval"]["max_problems"] is None
+    assert c["eval"]["ks"] == [1, 4]
+    cfg.validate(c)
+    c["rl"]["steps"] = "three"  # not a number: left as it is, so validation names it
+    with pytest.raises(cfg.ConfigError, match=r"rl\.steps: 'three' is not of type 'integer'"):
+        cfg.validate(cfg.coerce_strings(c))
+
+
+def dry_run(*config):
+    import subprocess
+    import sys
+
+    args = ["-n", "--nolock", "--configfile", "config/experiments/smoke.yaml", "--config", *config]
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=ROOT, capture_output=True, text=True
+    )
+
+
+def test_dry_run_stops_on_a_misspelled_key_or_name_with_a_suggestion():
+    out = dry_run("methods={grpo: {num_generation: 4}}")
+    assert out.returncode != 0
+    assert (
+        "methods.grpo: unknown key 'num_generation'; did you mean 'num_generations'"
+        in out.stdout + out.stderr
+    )
+    out = dry_run("methods={adora: {advantage: {name: adoar}}}")
+    assert out.returncode != 0 and "did you mean 'adora'" in out.stdout + out.stderr
+
+
+def test_dry_run_takes_nested_numbers_from_the_command_line():
+    out = dry_run("rl={steps: 3, max_grad_norm: 0.5}", "eval={n: 2}")
+    assert out.returncode == 0, (out.stdout + out.stderr)[-2000:]

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from rlvr_repro import config as cfg  # noqa: E402
 
+cfg.coerce_strings(config)  # --config 'rl={steps: 3}' gives the string '3'
 cfg.validate(
     config, source="config (config/config.yaml + --configfile/--config overrides)"
 )
