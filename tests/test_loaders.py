@@ -14,7 +14,7 @@ from rlvr_repro.cli import main as rlvr
 from rlvr_repro.config import SCHEMA
 from rlvr_repro.jsonl import RECORD_FIELDS, read_jsonl
 from rlvr_repro.reward import grade
-from rlvr_repro.tasks import ANSWER_CUE, HINT_TAG, with_hint
+from rlvr_repro.tasks import ANSWER_CUE, CHAT_ASSISTANT_TURN, CHAT_PROBLEM_CUE, HINT_TAG, with_hint
 
 MATH_ROWS = [  # hendrycks MATH: problem, level ("Level N"), type, solution (answer boxed in the solution)
     {"problem": "What is $2+3\\cdot 4$?", "level": "Level 1", "type": "Prealgebra",
@@ -55,7 +55,7 @@ GUIDE_ROWS = [  # verl RL format read by guide_rl's rl_dataset.py
      "hint": [{"role": "user", "content": "What is $7\\cdot 8$?\nHint: $7\\cdot 8 = 7\\cdot 10 - 7\\cdot 2$."}],
      "reward_model": {"style": "rule", "ground_truth": "56"}, "extra_info": {"index": 11, "split": "train"}},
     {"data_source": "math", "ability": "math",
-     "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Solve $x+1=3$."}],
+     "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Solve $x+1=3$.\n"}],
      "hint": [{"role": "user", "content": "Subtract one from both sides."}],
      "reward_model": {"style": "rule", "ground_truth": "2"}, "extra_info": {"index": 12, "split": "train"}},
 ]  # fmt: skip
@@ -125,18 +125,65 @@ def test_gsm8k_answer_after_hashes_without_commas_or_calculator_notes(tmp_path):
     assert [r["answer"] for r in rows] == ["72", "1200"]
     assert "<<" not in rows[0]["solution"] and rows[0]["solution"].endswith("#### 72")
     assert rows[0]["hint"] == "Natalia sold 48/2 = 24 clips in May."
-    assert grade(rows[0]["solution"], rows[0]["answer"]) == 1.0
+    assert grade(rows[0]["solution"], rows[0]["answer"], rows[0]["answer_format"]) == 1.0
 
 
-def test_guide_rows_keep_their_hint_and_ground_truth(tmp_path):
+def guide_prompt(content: str) -> str:
+    """guide_rl's prompt, written out: ``qwen_math_chat_template.format(prompt=content)`` where content is
+    the last message of the row's ``prompt`` (plain) or ``hint`` (hinted) column (rl_dataset.py)."""
+    return ("<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+            "<|im_start|>user\nProblem: " + content + "<|im_end|>\n<|im_start|>assistant\n")  # fmt: skip
+
+
+def test_guide_rows_keep_their_ground_truth_and_prompts_match_guide_rl(tmp_path):
     rows = load(tmp_path, "guide", GUIDE_ROWS, template="qwen-math-chat")
     assert [r["id"] for r in rows] == ["guide-11", "guide-12"]
     assert [r["answer"] for r in rows] == ["56", "2"]
+    assert [r["answer_format"] for r in rows] == ["boxed", "boxed"]
+    for raw, rec in zip(GUIDE_ROWS, rows, strict=True):
+        assert rec["prompt"] == guide_prompt(raw["prompt"][-1]["content"])
+        assert with_hint(rec["prompt"], rec["hint"]) == guide_prompt(raw["hint"][-1]["content"])
+    # the same, spelled out: the system message of row 2 is not used, its trailing newline is kept
+    assert rows[1]["prompt"].endswith(
+        "<|im_start|>user\nProblem: Solve $x+1=3$.\n<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert with_hint(rows[0]["prompt"], rows[0]["hint"]) == (
+        "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+        "<|im_start|>user\nProblem: What is $7\\cdot 8$?\nHint: $7\\cdot 8 = 7\\cdot 10 - 7\\cdot 2$.<|im_end|>\n"
+        "<|im_start|>assistant\n")  # fmt: skip
+    assert with_hint(rows[1]["prompt"], rows[1]["hint"]).endswith(
+        "Problem: Subtract one from both sides.<|im_end|>\n<|im_start|>assistant\n"
+    )  # Guide's hint replaces it
+
+
+def test_guide_rows_under_the_plain_template_keep_the_hint_text(tmp_path):
+    rows = load(tmp_path, "guide", GUIDE_ROWS)
     assert rows[0]["hint"] == "Hint: $7\\cdot 8 = 7\\cdot 10 - 7\\cdot 2$."  # the problem prefix removed
     assert rows[1]["hint"] == "Subtract one from both sides."  # no problem prefix: the whole content
-    assert "Problem: Solve $x+1=3$." in rows[1]["prompt"]
-    hinted = with_hint(rows[1]["prompt"], rows[1]["hint"])
-    assert hinted.endswith(HINT_TAG + "Subtract one from both sides." + loaders.CHAT_ASSISTANT_TURN)
+    assert with_hint(rows[1]["prompt"], rows[1]["hint"]).endswith(
+        "\nHint: Subtract one from both sides." + ANSWER_CUE
+    )
+
+
+def test_derived_hints_in_chat_prompts_close_the_problem(tmp_path):
+    rows = load(tmp_path, "math", MATH_ROWS, fmt="jsonl", template="qwen-math-chat")
+    assert rows[0]["hint"] == "What is $2+3\\cdot 4$?\nHint: Multiplication comes first: $3\\cdot 4 = 12$."
+    assert with_hint(rows[0]["prompt"], rows[0]["hint"]).endswith(
+        "Problem: What is $2+3\\cdot 4$?\nHint: Multiplication comes first: $3\\cdot 4 = 12$.<|im_end|>\n"
+        "<|im_start|>assistant\n")  # fmt: skip
+    empty = loaders.record_hint("Find $x$.", "qwen-math-chat", "")
+    assert empty == "" and with_hint(rows[0]["prompt"], empty) == rows[0]["prompt"]
+
+
+def test_answer_format_is_a_property_of_the_source(tmp_path):
+    assert {r["answer_format"] for r in load(tmp_path, "gsm8k", GSM8K_ROWS)} == {"gsm8k"}
+    math = load(tmp_path, "math", MATH_ROWS, fmt="jsonl")
+    assert {r["answer_format"] for r in math} == {"boxed"}
+    heading = "Multiply first.\n#### Final Answer\n$\\boxed{14}$"
+    assert grade(heading, math[0]["answer"], math[0]["answer_format"]) == 1.0
+    assert grade("#### 14", math[0]["answer"], math[0]["answer_format"]) == 0.0  # MATH answers are boxed
+    forced = load(tmp_path, "math", MATH_ROWS, fmt="jsonl", answer_format="gsm8k")
+    assert {r["answer_format"] for r in forced} == {"gsm8k"}
 
 
 def test_local_directory_resolves_to_its_split_files(tmp_path):
@@ -160,12 +207,18 @@ def test_max_rows_and_errors(tmp_path):
         loaders.render_prompt("x", "llama")
 
 
-def test_templates_end_where_guide_inserts_hints_and_reward_reads_boxed():
-    for name in loaders.TEMPLATES:
-        prompt = loaders.render_prompt("What is 1+1?", name)
-        assert "What is 1+1?" in prompt and "{problem}" not in prompt
-        assert HINT_TAG + "h" in with_hint(prompt, "h")
-    assert grade("... so the answer is \\boxed{\\frac{5}{6}}.", "\\frac{5}{6}") == 1.0
+def test_templates_hold_the_slots_with_hint_uses_and_reward_reads_boxed():
+    plain = loaders.render_prompt("What is 1+1?", "plain")
+    assert (
+        with_hint(plain, "h") == "Q: What is 1+1?\n" + loaders.BOXED_INSTRUCTION + HINT_TAG + "h" + ANSWER_CUE
+    )
+    chat = loaders.render_prompt("What is 1+1?", "qwen-math-chat")
+    assert chat.count(CHAT_PROBLEM_CUE) == 1 and chat.endswith(
+        CHAT_PROBLEM_CUE + "What is 1+1?" + CHAT_ASSISTANT_TURN
+    )
+    assert with_hint(chat, "What is 1+1? Hint: h") == chat.replace("What is 1+1?", "What is 1+1? Hint: h")
+    assert "{problem}" not in plain + chat
+    assert grade("... so the answer is \\boxed{\\frac{5}{6}}.", "\\frac{5}{6}", "boxed") == 1.0
 
 
 def test_schema_lists_every_loader():

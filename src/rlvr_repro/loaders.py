@@ -33,8 +33,12 @@ Column layouts (looked up in the data sets' cards and in code that reads them; c
   read by Guide's ``verl/utils/dataset/rl_dataset.py``: ``data_source``, ``prompt`` (chat messages;
   the problem is the last message's content), ``hint`` (chat messages whose last content is the
   problem with the hint), ``ability``, ``reward_model`` ``{style, ground_truth}``, ``extra_info``
-  ``{index, ...}``. Our ``hint`` field is that content with the problem text removed when it starts
-  with it (a reading: the card does not document the hint message's layout), else the whole content.
+  ``{index, ...}``. guide_rl (``RLHFDataset.__getitem__`` with ``custom_chat_template``) formats its chat
+  template with the last message's content as is, for the plain prompt from ``prompt`` and for the
+  hinted one from ``hint``; so do we (`record_hint`, `tasks.with_hint`), without stripping the text.
+
+Answer format (`reward.ANSWER_FORMATS`): ``gsm8k`` for the ``gsm8k`` loader (``#### <number>`` solutions),
+``boxed`` for every other source; a source's ``answer_format`` key overrides it. Records carry it.
 
 Hints for sources without one are derived from the reference solution (METHODS.md section 2:
 **unspecified** in the paper, the project's reading): the first half of the solution's sentences
@@ -50,21 +54,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .jsonl import write_jsonl
-from .tasks import ANSWER_CUE, CHAT_ASSISTANT_TURN
+from .reward import last_boxed
+from .tasks import ANSWER_CUE, CHAT_ASSISTANT_TURN, CHAT_PROBLEM_CUE, HINT_TAG
 
 # --- prompt templates ------------------------------------------------------------------------------------
 
 BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
-#: ``plain`` ends with `tasks.ANSWER_CUE` and ``qwen-math-chat`` with `CHAT_ASSISTANT_TURN`, the two
-#: endings `tasks.with_hint` inserts a Guide hint before. ``qwen-math-chat`` is Guide's
-#: ``qwen_math_chat_template`` (guide_rl ``verl/utils/dataset/templates.py``), also Qwen2.5-Math's own
-#: evaluation prompt, written as text so the trainer and vLLM see the same string.
+#: ``plain`` ends with `tasks.ANSWER_CUE`, where `tasks.with_hint` inserts a hint; ``qwen-math-chat``
+#: holds the problem between `tasks.CHAT_PROBLEM_CUE` and `CHAT_ASSISTANT_TURN`, where `tasks.with_hint`
+#: puts the hinted problem. ``qwen-math-chat`` is Guide's ``qwen_math_chat_template`` (guide_rl
+#: ``verl/utils/dataset/templates.py``), also Qwen2.5-Math's own evaluation prompt, written as text so
+#: the trainer and vLLM see the same string.
 TEMPLATES = {
     "plain": "Q: {problem}\n" + BOXED_INSTRUCTION + ANSWER_CUE,
     "qwen-math-chat": "<|im_start|>system\n"
     + BOXED_INSTRUCTION
-    + "<|im_end|>\n<|im_start|>user\nProblem: {problem}"
+    + "<|im_end|>\n"
+    + CHAT_PROBLEM_CUE
+    + "{problem}"
     + CHAT_ASSISTANT_TURN,
 }
 
@@ -75,26 +83,35 @@ TEMPLATE_END_TOKENS = {"plain": (), "qwen-math-chat": ("<|im_end|>",)}
 
 
 def render_prompt(problem: str, template: str = "plain") -> str:
+    """`template` with `problem` in its slot, verbatim (guide_rl's ``str.format`` does not strip)."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown prompt template {template!r}; valid templates: {sorted(TEMPLATES)}")
-    return TEMPLATES[template].replace("{problem}", problem.strip())
+    return TEMPLATES[template].replace("{problem}", problem)
+
+
+def is_chat(template: str) -> bool:
+    return TEMPLATES[template].endswith(CHAT_ASSISTANT_TURN)
+
+
+def record_hint(problem: str, template: str, hint: str = "", hinted_problem: str | None = None) -> str:
+    """The record's ``hint`` field: what `tasks.with_hint` takes to re-prompt a `template` prompt.
+
+    `hinted_problem` is a source's own hinted statement (Guide's ``hint`` column), `hint` a hint text
+    (derived from the solution). Chat prompts take the whole hinted statement: Guide's as is, else the
+    problem followed by ``"\\nHint: " + hint`` (the prompt `with_hint` built before hinted statements
+    existed). Plain prompts take the hint text: Guide's statement with its problem prefix removed when
+    it starts with the problem (a reading), else the whole statement.
+    """
+    if is_chat(template):
+        if hinted_problem is not None:
+            return hinted_problem
+        return problem + HINT_TAG + hint if hint else ""
+    if hinted_problem is None:
+        return hint
+    return hinted_problem[len(problem) :].strip() if hinted_problem.startswith(problem) else hinted_problem
 
 
 # --- answers and hints -----------------------------------------------------------------------------------
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces balanced; None if absent."""
-    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
-    if start < 0:
-        return None
-    i = text.index("{", start)
-    depth = 0
-    for j in range(i, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[j], 0)
-        if depth == 0:
-            return text[i + 1 : j].strip()
-    return None
 
 
 def answer_text(value) -> str:
@@ -230,13 +247,12 @@ def _last_content(messages) -> str:
 
 
 def _row_guide(row, i):
-    problem = _last_content(row["prompt"]).strip()
-    hinted = _last_content(row["hint"]).strip() if row.get("hint") is not None else ""
-    hint = hinted[len(problem) :].strip() if hinted.startswith(problem) else hinted
+    hinted = _last_content(row["hint"]) if row.get("hint") is not None else None
     truth = row["reward_model"]["ground_truth"]
     index = (row.get("extra_info") or {}).get("index", i)
-    return {"id": f"guide-{index}", "problem": problem, "answer": answer_text(truth),
-            "solution": "", "hint": hint, "difficulty": 0, "subject": row.get("data_source", "")}  # fmt: skip
+    return {"id": f"guide-{index}", "problem": _last_content(row["prompt"]), "verbatim": True,
+            "answer": answer_text(truth), "solution": "", "hinted_problem": hinted, "difficulty": 0,
+            "subject": row.get("data_source", "")}  # fmt: skip
 
 
 #: loader name -> (row mapper, default hub id, default split, default config)
@@ -251,10 +267,12 @@ LOADERS: dict[str, tuple[Callable, str, str, str | None]] = {
     "gsm8k": (_row_gsm8k, "openai/gsm8k", "test", "main"),
     "guide": (_row_guide, "vaskarnath/guide_math_rl_dataset", "train", None),
 }
+GSM8K_STYLE_LOADERS = {"gsm8k"}  # every other source answers in \\boxed{} (module docstring)
 
 
 def load_source(source: dict, split_name: str, template: str = "plain") -> list[dict]:
-    """Read one configured source ``{loader, path?, split?, config?, max_rows?}`` as project records.
+    """Read one configured source ``{loader, path?, split?, config?, max_rows?, answer_format?}`` as
+    project records.
 
     Rows whose answer cannot be read (e.g. a MATH solution without ``\\boxed{}``) are dropped; the
     count is returned in the records' ``source`` stats by `write_hub_splits`.
@@ -263,8 +281,10 @@ def load_source(source: dict, split_name: str, template: str = "plain") -> list[
     if name not in LOADERS:
         raise ValueError(f"unknown loader {name!r}; valid loaders: {sorted(LOADERS)}")
     mapper, default_path, default_split, default_config = LOADERS[name]
+    render_prompt("", template)  # an unknown template fails before anything is read
     path = source.get("path") or default_path
     table = load_table(path, source.get("split") or default_split, source.get("config", default_config))
+    answer_format = source.get("answer_format") or ("gsm8k" if name in GSM8K_STYLE_LOADERS else "boxed")
     records, seen = [], set()
     for i, raw in enumerate(table):
         row = mapper(raw, i)
@@ -274,13 +294,13 @@ def load_source(source: dict, split_name: str, template: str = "plain") -> list[
         if rid in seen:  # ids must be unique within a file (e.g. a repeated extra_info.index)
             rid = f"{rid}-{i}"
         seen.add(rid)
-        hint = row.get("hint")
-        if hint is None:
-            hint = solution_hint(row["solution"], row["answer"]) if row["solution"] else ""
-        records.append({"id": rid, "prompt": render_prompt(row["problem"], template),
-                        "answer": row["answer"], "solution": row["solution"], "hint": hint,
-                        "difficulty": row["difficulty"], "split": split_name, "source": name,
-                        "problem": row["problem"]})  # fmt: skip
+        problem = row["problem"] if row.get("verbatim") else row["problem"].strip()
+        derived = solution_hint(row["solution"], row["answer"]) if row["solution"] else ""
+        hint = record_hint(problem, template, derived, row.get("hinted_problem"))
+        records.append({"id": rid, "prompt": render_prompt(problem, template), "answer": row["answer"],
+                        "solution": row["solution"], "hint": hint, "difficulty": row["difficulty"],
+                        "split": split_name, "source": name, "answer_format": answer_format,
+                        "problem": problem})  # fmt: skip
         if source.get("max_rows") and len(records) >= source["max_rows"]:
             break
     if not records:

@@ -31,6 +31,7 @@ from rlvr_repro.jsonl import write_jsonl
 ANSWER_CUE = "\nA: "
 HINT_TAG = "\nHint: "
 CHAT_ASSISTANT_TURN = "<|im_end|>\n<|im_start|>assistant\n"  # ends chat prompts (see with_hint)
+CHAT_PROBLEM_CUE = "<|im_start|>user\nProblem: "  # precedes the problem in chat prompts (see with_hint)
 FINAL_PREFIX = "#### "
 HELD_OUT_SPLITS = ("test", "ood")
 MAX_MISSES = 2000  # consecutive duplicate draws before a level is declared too small for the request
@@ -50,17 +51,26 @@ def make_prompt(question: str) -> str:
 
 
 def with_hint(prompt: str, hint: str) -> str:
-    """Insert ``"\\nHint: " + hint`` right before the final ANSWER_CUE of ``prompt`` (Guide-GRPO re-prompt).
+    """The Guide-GRPO re-prompt of ``prompt`` with ``hint`` (docs/METHODS.md §2).
 
-    Chat-formatted prompts (``loaders.TEMPLATES["qwen-math-chat"]``) end with CHAT_ASSISTANT_TURN
-    instead; the hint then closes the user turn, right before it.
+    Plain prompts (the synthetic tasks, ``loaders.TEMPLATES["plain"]``) end with ANSWER_CUE:
+    ``"\\nHint: " + hint`` goes right before it.
+
+    Chat prompts (``loaders.TEMPLATES["qwen-math-chat"]``) end with CHAT_ASSISTANT_TURN and hold the
+    problem between CHAT_PROBLEM_CUE and that ending. Their hint is the whole hinted problem statement,
+    the layout of the last message of Guide's ``hint`` column, and it replaces the problem: guide_rl
+    formats its chat template with that message's content (``verl/utils/dataset/rl_dataset.py``,
+    ``RLHFDataset.__getitem__``, ``hint_input_ids``). An empty hint leaves a chat prompt unchanged.
     """
-    for cue in (ANSWER_CUE, CHAT_ASSISTANT_TURN):
-        if prompt.endswith(cue):
-            return prompt[: -len(cue)] + HINT_TAG + hint + cue
+    if prompt.endswith(ANSWER_CUE):
+        return prompt[: -len(ANSWER_CUE)] + HINT_TAG + hint + ANSWER_CUE
+    if prompt.endswith(CHAT_ASSISTANT_TURN) and CHAT_PROBLEM_CUE in prompt:
+        if not hint:
+            return prompt
+        return prompt[: prompt.index(CHAT_PROBLEM_CUE) + len(CHAT_PROBLEM_CUE)] + hint + CHAT_ASSISTANT_TURN
     raise ValueError(
-        f"prompt does not end with the answer cue {ANSWER_CUE!r} or a chat assistant turn "
-        f"{CHAT_ASSISTANT_TURN!r}: {prompt!r}"
+        f"prompt does not end with the answer cue {ANSWER_CUE!r} or hold a chat problem "
+        f"({CHAT_PROBLEM_CUE!r} ... {CHAT_ASSISTANT_TURN!r}): {prompt!r}"
     )
 
 
