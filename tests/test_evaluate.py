@@ -1,9 +1,16 @@
-"""evaluate() through both engines: HF generate on a tiny model, vLLM through a stand-in sampler."""
+"""evaluate() through both engines: HF generate on a tiny model, vLLM through a stand-in sampler (vLLM
+does not run on a CPU); the graded samples it saves; `rlvr eval` writing them beside eval.csv."""
+
+import json
+
+import pytest
 
 from rlvr_repro import evaluate as ev
 from rlvr_repro import vllm_backend
-from rlvr_repro.jsonl import write_jsonl
+from rlvr_repro.cli import main as rlvr
+from rlvr_repro.jsonl import read_jsonl, write_jsonl
 from rlvr_repro.models import build_model
+from rlvr_repro.reward import Grade
 
 
 def rows():
@@ -42,7 +49,10 @@ def test_vllm_engine_is_dispatched_and_scored(tmp_path, monkeypatch):
         "max_new_tokens": 8,
         "ks": [1, 2, 4],
     }
-    metrics, problems = ev.evaluate("some/model", {"test": tmp_path / "test.jsonl"}, spec, 0, {"method": "m"})
+    samples = tmp_path / "samples.jsonl"
+    metrics, problems = ev.evaluate(
+        "some/model", {"test": tmp_path / "test.jsonl"}, spec, 0, {"method": "m"}, samples
+    )
     assert (
         calls[0] == (4, 1.0, {"tensor_parallel_size": 1})
         and calls[1][:2] == (1, 0.0)
@@ -54,6 +64,18 @@ def test_vllm_engine_is_dispatched_and_scored(tmp_path, monkeypatch):
     pass4 = next(m["value"] for m in metrics if m["metric"] == "pass@k" and m["k"] == 4)
     assert pass4 == 3 / 4
     assert [p["greedy_correct"] for p in problems] == [0, 1, 1, 1]
+    # 4 of the 16: two right, two wrong; first samples of successive problems first (see pick_samples)
+    shown = read_jsonl(samples)
+    assert [(s["problem_id"], s["sample"], s["reward"]) for s in shown] == [
+        ("p0", 0, 0.0), ("p0", 1, 0.0), ("p1", 0, 1.0), ("p2", 0, 1.0)]  # fmt: skip
+    assert [(s["completion"], s["extracted"], s["gold"]) for s in shown] == [
+        ("#### -1", "-1", "1"), ("#### -1", "-1", "1"), ("#### 2", "2", "2"), ("#### 3", "3", "3")]  # fmt: skip
+    assert (
+        shown[2]["prompt"] == "Q: What is 1+1?\nA: "
+        and shown[0]["method"] == "m"
+        and shown[0]["split"] == "test"
+    )
+    assert all(list(s) == list(ev.SAMPLE_FIELDS) for s in shown)
 
 
 def test_hf_engine_runs_on_a_tiny_model(tmp_path):
@@ -70,3 +92,52 @@ def test_hf_engine_runs_on_a_tiny_model(tmp_path):
         "acc_by_difficulty",
     }
     assert all(1 <= p["mean_length"] <= 6 for p in problems)
+
+
+def marks(*rewards_per_problem):
+    return [[Grade(float(r), str(r)) for r in rewards] for rewards in rewards_per_problem]
+
+
+@pytest.mark.parametrize(
+    "grades,k,expected",
+    [
+        (marks([0, 1], [1, 0], [0, 0]), 4, [(0, 0), (0, 1), (1, 0), (2, 0)]),  # 2 right, 2 wrong
+        (marks([0, 1], [1, 0], [0, 0]), 3, [(0, 0), (0, 1), (1, 0)]),  # odd: one more right
+        (marks([1, 1], [1, 0]), 4, [(0, 0), (0, 1), (1, 0), (1, 1)]),  # one wrong: right fills in
+        (marks([0, 0], [0, 0]), 3, [(0, 0), (0, 1), (1, 0)]),  # none right: first samples first
+        (marks([1], [0]), 5, [(0, 0), (1, 0)]),  # fewer than k
+        (marks([1], [0]), 0, []),
+    ],
+)
+def test_pick_samples_is_deterministic_and_mixes_right_and_wrong(grades, k, expected):
+    assert ev.pick_samples(grades, k) == expected
+
+
+def test_rlvr_eval_writes_graded_samples_beside_eval_csv(tmp_path):
+    build_model("tiny", tmp_path / "m")
+    write_jsonl(tmp_path / "test.jsonl", rows())
+    boxed = [
+        {**r, "prompt": r["prompt"].replace("Q:", "Q (boxed):"), "answer_format": "boxed"} for r in rows()
+    ]
+    write_jsonl(tmp_path / "ood.jsonl", boxed)
+    out = tmp_path / "eval" / "tiny" / "grpo" / "seed0"
+    spec = {"n": 2, "max_new_tokens": 6, "ks": [1, 2], "samples": 3}
+    args = ["eval", "--run", str(tmp_path / "m"), "0", str(out / "eval.csv"), str(out / "problems.csv"),
+            "--split", f"test={tmp_path / 'test.jsonl'}", "--split", f"ood={tmp_path / 'ood.jsonl'}",
+            "--spec", json.dumps(spec), "--identity", json.dumps({"exp": "e", "size": "tiny", "method": "grpo"})]  # fmt: skip
+    assert rlvr(args) == 0
+    shown = read_jsonl(out / "samples.jsonl")
+    # the random tiny model writes no "####" line and no box: every completion is wrong, so the first
+    # samples of the first three problems are shown, per split
+    assert [(s["split"], s["problem_id"], s["sample"], s["reward"], s["extracted"]) for s in shown] == [
+        (split, f"p{i}", 0, 0.0, None) for split in ("test", "ood") for i in range(3)]  # fmt: skip
+    assert [s["answer_format"] for s in shown] == ["gsm8k"] * 3 + ["boxed"] * 3
+    assert {(s["exp"], s["size"], s["method"], s["seed"]) for s in shown} == {("e", "tiny", "grpo", 0)}
+    assert shown[3]["prompt"] == "Q (boxed): What is 0+1?\nA: " and shown[3]["gold"] == "1"
+    assert all(0 < len(s["completion"]) <= 6 for s in shown)
+    again = tmp_path / "again"
+    args[4:6] = [str(again / "eval.csv"), str(again / "problems.csv")]
+    assert rlvr(args) == 0
+    assert (again / "samples.jsonl").read_text() == (
+        out / "samples.jsonl"
+    ).read_text()  # same seed, same file

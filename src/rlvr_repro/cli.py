@@ -151,7 +151,8 @@ def cmd_eval(a):
 
     set_threads(a.threads)
     for model, seed, out_csv, out_problems in a.run:
-        metrics, problems = evaluate(model, dict(a.split), a.spec, int(seed), a.identity)
+        samples = Path(out_csv).with_name("samples.jsonl")  # graded completions beside the run's eval.csv
+        metrics, problems = evaluate(model, dict(a.split), a.spec, int(seed), a.identity, samples)
         write_csv(Path(out_csv), metrics, EVAL_COLUMNS)
         write_csv(Path(out_problems), problems, PROBLEM_COLUMNS)
         for row in metrics:

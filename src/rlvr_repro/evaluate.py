@@ -1,7 +1,9 @@
 """Evaluation: n samples per problem (and greedy), graded, summarised as pass@k / avg@n.
 
 Generation is the project's KV-cache sampler over the Hugging Face model (`sampling.py`, the CPU path);
-the GPU configs swap in vLLM offline generation (`eval.engine: vllm`).
+the GPU configs swap in vLLM offline generation (`eval.engine: vllm`). Grading is `reward.judge` with each
+record's ``answer_format`` and the ``eval.format_check`` knob (docs/METHODS.md §4). A few graded
+completions per split (``eval.samples``, `pick_samples`) are saved so a reader can audit the grader.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import torch
 
 from . import sampling
 from .aggregate import EVAL_COLUMNS, PROBLEM_COLUMNS  # noqa: F401 - the files this module writes
-from .jsonl import RECORD_FIELDS, read_jsonl
+from .jsonl import RECORD_FIELDS, read_jsonl, write_jsonl
 from .models import load_model, load_tokenizer
-from .reward import grade
+from .reward import DEFAULT_ANSWER_FORMAT, Grade, judge
 from .stats import pass_at_k
 
 
@@ -37,15 +39,55 @@ def sample(model, tokenizer, prompts: list[str], n: int, temperature: float, max
     return out
 
 
-def score(rows: list[dict], samples: list[list[tuple[str, int]]]) -> list[tuple[int, float]]:
+DEFAULT_SAMPLES = 4  # graded completions saved per split and run (eval.samples)
+SAMPLE_FIELDS = ("exp", "size", "method", "seed", "split", "problem_id", "sample", "prompt", "completion",
+                 "extracted", "gold", "reward", "answer_format", "format_ok")  # fmt: skip
+
+
+def grade_groups(rows: list[dict], samples: list[list[tuple[str, int]]], format_check: bool = False
+                 ) -> list[list[Grade]]:  # fmt: skip
+    """Every completion graded against its row's gold answer under the row's answer format."""
+    return [
+        [
+            judge(text, row["answer"], row.get("answer_format", DEFAULT_ANSWER_FORMAT), format_check)
+            for text, _ in group
+        ]
+        for row, group in zip(rows, samples, strict=True)
+    ]
+
+
+def score(samples: list[list[tuple[str, int]]], grades: list[list[Grade]]) -> list[tuple[float, float]]:
     """(number correct, mean length) per problem."""
     return [
-        (
-            sum(grade(text, row["answer"]) for text, _ in group),
-            float(np.mean([length for _, length in group])),
-        )
-        for row, group in zip(rows, samples, strict=False)
+        (sum(g.reward for g in marks), float(np.mean([length for _, length in group])))
+        for group, marks in zip(samples, grades, strict=True)
     ]
+
+
+def pick_samples(grades: list[list[Grade]], k: int) -> list[tuple[int, int]]:
+    """Up to `k` (problem, sample) indices to show, deterministically: half of them correct and half
+    wrong (rounding towards correct) when both exist, the other kind filling in when one runs short;
+    within a kind, first samples of successive problems before second samples."""
+    order = sorted(
+        ((i, j) for i, marks in enumerate(grades) for j in range(len(marks))), key=lambda ij: ij[::-1]
+    )
+    right = [(i, j) for i, j in order if grades[i][j].reward > 0]
+    wrong = [(i, j) for i, j in order if grades[i][j].reward == 0]
+    n_right = min(len(right), max(k - len(wrong), (k + 1) // 2))
+    return sorted(right[:n_right] + wrong[: k - n_right])
+
+
+def sample_records(base: dict, rows: list[dict], samples, grades, k: int) -> list[dict]:
+    """`pick_samples`'s completions as `SAMPLE_FIELDS` records."""
+    out = []
+    for i, j in pick_samples(grades, k):
+        row, mark = rows[i], grades[i][j]
+        out.append({**{key: base.get(key, "") for key in SAMPLE_FIELDS[:5]}, "problem_id": row["id"],
+                    "sample": j, "prompt": row["prompt"], "completion": samples[i][j][0],
+                    "extracted": mark.extracted, "gold": row["answer"], "reward": mark.reward,
+                    "answer_format": row.get("answer_format", DEFAULT_ANSWER_FORMAT),
+                    "format_ok": mark.format_ok})  # fmt: skip
+    return out
 
 
 def sampler(model_path: str, spec: dict, seed: int):
@@ -68,19 +110,26 @@ def sampler(model_path: str, spec: dict, seed: int):
     return gen
 
 
-def evaluate(model_path: str, splits: dict[str, Path], spec: dict, seed: int, identity: dict):
-    """Return (tidy metric rows, per-problem rows) for every split."""
+def evaluate(model_path: str, splits: dict[str, Path], spec: dict, seed: int, identity: dict,
+             samples_out: Path | None = None):  # fmt: skip
+    """Return (tidy metric rows, per-problem rows) for every split; with `samples_out`, also write
+    ``eval.samples`` graded completions per split there (`SAMPLE_FIELDS`, JSON lines)."""
     gen = sampler(model_path, spec, seed)
     n, temperature, max_new = spec["n"], spec.get("temperature", 1.0), spec["max_new_tokens"]
     ks = [k for k in spec.get("ks", [2**i for i in range(12)]) if k <= n]
-    metrics, problems = [], []
+    format_check = spec.get("format_check", False)
+    metrics, problems, shown = [], [], []
     for split, path in splits.items():
         rows = read_jsonl(path, required=RECORD_FIELDS)[: spec.get("max_problems")]
         prompts = [r["prompt"] for r in rows]
         torch.manual_seed(seed)
-        sampled = score(rows, gen(prompts, n, temperature, max_new, spec.get("top_p", 1.0)))
-        greedy = score(rows, gen(prompts, 1, 0.0, max_new))
+        texts = gen(prompts, n, temperature, max_new, spec.get("top_p", 1.0))
+        grades = grade_groups(rows, texts, format_check)
+        sampled = score(texts, grades)
+        greedy_texts = gen(prompts, 1, 0.0, max_new)
+        greedy = score(greedy_texts, grade_groups(rows, greedy_texts, format_check))
         base = {**identity, "seed": seed, "split": split}
+        shown += sample_records(base, rows, texts, grades, spec.get("samples", DEFAULT_SAMPLES))
 
         def add(metric, value, k="", difficulty="", n_=n, temp=temperature, base=base):
             metrics.append({**base, "metric": metric, "k": k, "difficulty": difficulty, "value": value,
@@ -103,6 +152,8 @@ def evaluate(model_path: str, splits: dict[str, Path], spec: dict, seed: int, id
         from . import vllm_backend
 
         vllm_backend.shutdown()  # one model on the GPU at a time
+    if samples_out is not None:
+        write_jsonl(samples_out, shown)
     return metrics, problems
 
 
@@ -119,8 +170,9 @@ def task_properties(model_path: str, rl_data: Path, spec: dict, seed: int, hard_
     G = spec["num_generations"]
     samples = gen([r["prompt"] for r in rows], G, spec.get("temperature", 1.0), spec["max_new_tokens"])
     solved, hard_fail, len_ok, len_bad = [], [], [], []
-    for row, group in zip(rows, samples, strict=False):
-        marks = [grade(text, row["answer"]) for text, _ in group]
+    for row, group, grades in zip(rows, samples, grade_groups(rows, samples, spec.get("format_check", False)),
+                                  strict=True):  # fmt: skip
+        marks = [g.reward for g in grades]
         solved.append(max(marks) > 0)
         if row["difficulty"] >= hard_from:
             hard_fail.append(max(marks) == 0)

@@ -10,6 +10,10 @@ rule evaluate:
             f"{OUT}/eval/{{{{size}}}}/{{{{method}}}}/seed{{seed}}/problems.csv",
             seed=SEEDS,
         ),
+        samples=expand(  # written by `rlvr eval` beside each eval.csv
+            f"{OUT}/eval/{{{{size}}}}/{{{{method}}}}/seed{{seed}}/samples.jsonl",
+            seed=SEEDS,
+        ),
     log:
         f"{OUT}/logs/eval/{{size}}_{{method}}.log",
     conda:
