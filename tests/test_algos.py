@@ -1,25 +1,25 @@
-"""Hand-computed checks of rlvr_repro.algos (arithmetic in the comments)."""
+"""Hand-computed checks of rlvr_repro.rl (core, adora, etr, guide) (arithmetic in the comments)."""
 
 import math
 
 import pytest
 import torch
 
-from rlvr_repro import algos
-from rlvr_repro.algos import (
+from rlvr_repro.rl import core
+from rlvr_repro.rl.adora import adora_length_advantage
+from rlvr_repro.rl.core import (
     AGGREGATIONS,
     TRL_LOSS_TYPE,
-    adora_length_advantage,
     aggregate,
-    etr_factors,
     get_advantage,
     get_aggregation,
     get_clip_range,
     get_shaping,
     group_std,
     kl_k3,
-    policy_loss,
 )
+from rlvr_repro.rl.etr import etr_factors
+from rlvr_repro.rl.guide import guided_policy_loss as policy_loss
 
 T = torch.tensor
 
@@ -65,7 +65,7 @@ def test_trl_loss_type_covers_aggregations():
 
 def test_double_registration_refused():
     with pytest.raises(ValueError):
-        algos.register_advantage("grpo")(lambda *a, **k: None)
+        core.register_advantage("grpo")(lambda *a, **k: None)
 
 
 # ----------------------------------------------------------------------------------- group_std / GRPO

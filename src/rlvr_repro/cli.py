@@ -140,7 +140,7 @@ def cmd_sft(a):
 
 
 def cmd_rl(a):
-    from .rl import train_rl
+    from .rl.train import train_rl
 
     train_rl(a.model, a.data, a.out, a.spec, a.seed, a.threads, a.work_dir, a.metrics, a.identity)
 

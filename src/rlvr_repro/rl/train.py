@@ -10,12 +10,13 @@ from pathlib import Path
 from datasets import Dataset
 from trl import GRPOConfig
 
-from . import algos
-from .jsonl import RECORD_FIELDS, read_jsonl
-from .models import load_model, load_tokenizer
-from .reward import correctness_reward
-from .runs import JsonlMetrics, checkpoint_step, last_checkpoint, precision_kwargs, set_threads
-from .sft import save_final
+from ..jsonl import RECORD_FIELDS, read_jsonl
+from ..models import load_model, load_tokenizer
+from ..reward import correctness_reward
+from ..runs import JsonlMetrics, checkpoint_step, last_checkpoint, precision_kwargs, set_threads
+from ..sft import save_final
+from .core import TRL_LOSS_TYPE
+from .geometry import batch_geometry
 from .trainer import RLVRTrainer, StepTimer
 
 # TRL log keys -> the project's metric names (metrics.jsonl columns).
@@ -35,51 +36,16 @@ def rl_dataset(path: Path) -> Dataset:
 MAPPED = {"steps", "prompts_per_step", "prompts_per_update", "num_generations", "max_completion_length",
           "temperature", "top_p", "learning_rate", "lr_scheduler", "warmup_steps", "beta", "clip", "loss",
           "advantage", "num_iterations", "save_steps", "use_vllm", "vllm_mode", "sampler",
-          "per_device_train_batch_size", "gradient_accumulation_steps"}  # fmt: skip
-
-
-def batch_geometry(spec: dict, world_size: int = 1) -> dict:
-    """Per-device micro-batch, accumulation and TRL step counts from the project's batch knobs.
-
-    ``prompts_per_step`` prompts (x ``num_generations`` completions) are generated per rollout step
-    across all processes (verl's ``train_batch_size``); they are consumed in optimizer updates of
-    ``prompts_per_update`` prompts (verl's ``ppo_mini_batch_size``, default: all of them), each
-    ``num_iterations`` times. ``per_device_train_batch_size`` (completions per device per micro-step)
-    defaults to one update's share of a device; ``steps`` counts rollout steps, so TRL's ``max_steps``
-    (optimizer steps) is ``steps x updates per rollout x num_iterations``.
-    """
-    G = spec["num_generations"]
-    rollout = spec["prompts_per_step"] * G
-    update = spec.get("prompts_per_update", spec["prompts_per_step"]) * G
-    per_device = spec.get("per_device_train_batch_size")
-    if per_device is None:
-        per_device = update // (world_size * spec.get("gradient_accumulation_steps", 1))
-    problems = []
-    if rollout % update:
-        problems.append(
-            f"prompts_per_step ({spec['prompts_per_step']}) is not a multiple of prompts_per_update"
-        )
-    if per_device < 1 or update % (per_device * world_size):
-        problems.append(
-            f"one update ({update} completions) does not split into {world_size} process(es) x "
-            f"per_device_train_batch_size {per_device} x whole accumulation steps"
-        )
-    if problems:
-        raise ValueError("rl batch sizes do not fit: " + "; ".join(problems))
-    iterations = spec.get("num_iterations", 1)
-    return {
-        "per_device_train_batch_size": per_device,
-        "gradient_accumulation_steps": update // (per_device * world_size),
-        "steps_per_generation": rollout // (per_device * world_size),
-        "max_steps": spec["steps"] * (rollout // update) * iterations,
-    }
+          "per_device_train_batch_size", "gradient_accumulation_steps",
+          "vllm_importance_sampling_correction"}  # fmt: skip
 
 
 def grpo_config(spec: dict, work_dir: Path, seed: int) -> GRPOConfig:
     """Map the project's rl + method spec onto GRPOConfig; TRL-named knobs pass straight through.
 
     The process count comes from ``WORLD_SIZE`` (set by ``accelerate launch``), so one spec gives
-    the same global batch on 1 CPU, 1 GPU or 8 GPUs x N nodes.
+    the same global batch on 1 CPU, 1 GPU or 8 GPUs x N nodes. TRL turns vLLM importance sampling on
+    by default; neither paper uses it, so it is off unless the spec says otherwise (docs/METHODS.md §6).
     """
     clip = spec["clip"]
     fields = {f.name for f in dataclasses.fields(GRPOConfig)}
@@ -96,7 +62,7 @@ def grpo_config(spec: dict, work_dir: Path, seed: int) -> GRPOConfig:
         beta=spec.get("beta", 0.0),
         epsilon=clip.get("eps_low", 0.2),
         epsilon_high=clip.get("eps_high", clip.get("eps_low", 0.2)),
-        loss_type=algos.TRL_LOSS_TYPE[spec.get("loss", "token-mean")],
+        loss_type=TRL_LOSS_TYPE[spec.get("loss", "token-mean")],
         scale_rewards=spec["advantage"].get("scale", "group"),
         num_iterations=spec.get("num_iterations", 1),
         logging_steps=1,
@@ -108,6 +74,7 @@ def grpo_config(spec: dict, work_dir: Path, seed: int) -> GRPOConfig:
         dataloader_num_workers=0,
         use_vllm=spec.get("use_vllm", False),
         vllm_mode=spec.get("vllm_mode", "colocate"),
+        vllm_importance_sampling_correction=spec.get("vllm_importance_sampling_correction", False),
         log_completions=False,
         **precision_kwargs(),
     )
@@ -122,17 +89,23 @@ def grpo_config(spec: dict, work_dir: Path, seed: int) -> GRPOConfig:
 
 
 def train_rl(model_path: str, data: Path, out_dir: Path, spec: dict, seed: int, threads: int, work_dir: Path,
-             metrics: Path, identity: dict, reward_funcs: list | None = None) -> None:  # fmt: skip
-    """One RL run; `reward_funcs` defaults to the verifiable reward (benchmarks/gpu_check.py swaps in a
-    stand-in so a random model still sees mixed groups)."""
+             metrics: Path, identity: dict, reward_funcs: list | None = None,
+             callbacks: list | None = None) -> None:  # fmt: skip
+    """One RL run; resumes from the last checkpoint in `work_dir` and runs exactly the remaining steps.
+
+    Callable many times in one process: every call builds its own trainer, hooks and buffers.
+    `reward_funcs` defaults to the verifiable reward (benchmarks/gpu_check.py swaps in a stand-in so a
+    random model still sees mixed groups); `callbacks` are extra TrainerCallbacks.
+    """
     set_threads(threads)
     tokenizer = load_tokenizer(model_path)
     model = load_model(model_path)
     checkpoint = last_checkpoint(work_dir)
+    args = grpo_config(spec, work_dir, seed)
     trainer = RLVRTrainer(
         model=model,
         reward_funcs=reward_funcs or [correctness_reward],
-        args=grpo_config(spec, work_dir, seed),
+        args=args,
         train_dataset=rl_dataset(data),
         processing_class=tokenizer,
         method=spec,
@@ -141,6 +114,14 @@ def train_rl(model_path: str, data: Path, out_dir: Path, spec: dict, seed: int, 
     trainer.add_callback(
         JsonlMetrics(work_dir / "metrics.jsonl", identity, checkpoint_step(checkpoint), RENAME)
     )
-    trainer.train(resume_from_checkpoint=checkpoint)
+    for callback in callbacks or []:
+        trainer.add_callback(callback)
+    if checkpoint_step(checkpoint) >= args.max_steps:
+        # transformers' loop would still run one step past max_steps: the final checkpoint is the model
+        trainer._load_from_checkpoint(checkpoint)
+    else:
+        if checkpoint:
+            trainer.load_hook_state(checkpoint)
+        trainer.train(resume_from_checkpoint=checkpoint)
     save_final(trainer, tokenizer, out_dir)
     shutil.copyfile(work_dir / "metrics.jsonl", metrics)

@@ -1,0 +1,376 @@
+"""`RLVRTrainer`: TRL's `GRPOTrainer` with the registered rollout hooks and loss math plugged in.
+
+Plumbing only; the math and the method steps live in core.py and the paper modules (docs/METHODS.md):
+- a step's rollouts come from the method's sampler hook (dynamic sampling with refill, dapo.py) or from
+  one round; each round is TRL's own generation and scoring, then the round hooks (Guide's hint
+  re-sampling, DAPO's overlong shaping) in their registered order;
+- advantages from a registered estimator, the per-row clip range from a registered clip rule, both
+  over the whole generation batch;
+- the loss is core.policy_loss with the method's registered loss transforms (Guide's hinted rows), a
+  registered KL estimator and a registered aggregation with whole-update normalisers.
+
+Everything else (generation, vLLM, DeepSpeed, logging, checkpoints) is TRL's and transformers'.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+
+import torch
+from transformers import TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from trl import GRPOTrainer
+from trl.models import unwrap_model_for_generation
+from trl.trainer.utils import pad, use_adapter
+
+from .. import sampling
+from . import batch as rows_
+from . import core
+
+HOOK_STATE = "rollout_hooks.pt"
+TRL_KEYS = ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "old_per_token_logps",
+            "ref_per_token_logps", "sampling_per_token_logps")  # fmt: skip
+
+
+class RLVRTrainer(GRPOTrainer):
+    """GRPOTrainer whose rollouts, advantages, clip rule and loss come from `method`.
+
+    `method` keys (config/config.yaml `rl:` and `methods:`): `loss` (token-mean | seq-mean | dr-grpo),
+    `advantage` ({name, **knobs}), `clip` ({name, eps_low, eps_high, **knobs}), `kl` (k3 | low_var_kl),
+    and the blocks the hooks read (`filter_groups`, `refill`, `guide`, `overlong`).
+    """
+
+    def __init__(self, *args, method: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.method = method
+        self.advantage_fn = core.get_advantage(method["advantage"]["name"])
+        self.advantage_kwargs = {k: v for k, v in method["advantage"].items() if k != "name"}
+        self.clip_fn = core.get_clip_range(method["clip"]["name"])
+        self.clip_kwargs = {
+            k: v for k, v in method["clip"].items() if k not in ("name", "eps_low", "eps_high")
+        }
+        self.kl_fn = core.get_kl(method.get("kl", "k3"))
+        core.get_aggregation(method.get("loss", "token-mean"))
+        self.round_hooks, self.sampler = core.rollout_hooks(method)
+        self.loss_transforms = core.loss_transforms(method)
+        self._timers: dict[str, float] = {}
+        if self.args.per_device_train_batch_size % self.num_generations:
+            raise ValueError(
+                "per_device_train_batch_size must hold whole groups (a multiple of num_generations)"
+            )
+        if self.use_vllm and self.vllm_importance_sampling_correction:
+            raise ValueError(
+                "vllm_importance_sampling_correction is on, but RLVRTrainer's loss does not apply TRL's "
+                "vLLM importance-sampling ratio (and neither paper uses it): set "
+                "rl.vllm_importance_sampling_correction: false (docs/METHODS.md §6)"
+            )
+
+    # ---------- timing of the step's parts (generation / scoring / rest = backward) ----------
+    @contextmanager
+    def _timed(self, name):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._timers[name] = self._timers.get(name, 0.0) + time.perf_counter() - t0
+
+    def _generate(self, prompts):
+        with self._timed("generate"):
+            return super()._generate(prompts)
+
+    def _kv_sampler_applies(self, prompt_ids, multimodal_fields, G: int) -> bool:
+        """The project's sampler covers plain-text HF generation with temperature / top-p only, on a
+        batch of whole groups (G copies of each prompt in a row, as TRL's RepeatSampler lays them out)."""
+        return (
+            self.method.get("sampler", "kv") == "kv"
+            and not (self.use_vllm or self.use_transformers_continuous_batching or multimodal_fields)
+            and self.args.generation_kwargs is None
+            and self.top_k in (None, 0)
+            and self.min_p is None
+            and self.repetition_penalty == 1.0
+            and len(prompt_ids) % G == 0
+            and all(prompt_ids[i] == prompt_ids[i - i % G] for i in range(len(prompt_ids)))
+        )
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
+        """Without vLLM, sample with `sampling.generate`: each group's prompt is prefilled once and
+        finished completions leave the batch (the same distribution as `generate`, fewer FLOPs)."""
+        G = num_generations
+        if not self._kv_sampler_applies(prompt_ids, multimodal_fields, G):
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs
+            )
+        unique = [torch.tensor(ids) for ids in prompt_ids[::G]]
+        input_ids = pad(unique, padding_value=self._tokenizer.pad_token_id, padding_side="left")
+        mask = pad([torch.ones_like(t) for t in unique], padding_value=0, padding_side="left")
+        device = self.accelerator.device
+        with (
+            unwrap_model_for_generation(
+                self.model_wrapped,
+                self.accelerator,
+                gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
+            ) as model,
+            torch.no_grad(),
+            self._dist.summon_full_params(self.model_wrapped, recurse=False),
+        ):  # the same context TRL's own generation path takes (ZeRO-3 gather, FSDP, checkpointing off)
+            completion_ids = sampling.generate(
+                model, input_ids.to(device), mask.to(device), G, self.temperature, self.max_completion_length,
+                self.eos_token_ids, self.top_p,
+            )  # fmt: skip
+        return completion_ids, None
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        with self._timed("score"):
+            rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._last_rewards = (rewards_per_func * self.reward_weights.to(rewards_per_func.device)).nansum(
+            dim=1
+        )
+        return rewards_per_func
+
+    # ---------- services the hooks use ----------
+    @property
+    def pad_token_id(self) -> int:
+        return self._tokenizer.pad_token_id
+
+    def log_metric(self, name: str, value) -> None:
+        value = value.detach() if torch.is_tensor(value) else value
+        self._metrics["train" if self.model.training else "eval"][name].append(float(value))
+
+    def any_process(self, flag: bool) -> bool:
+        """True where any process says so (keeps generation rounds in lockstep)."""
+        flags = self.accelerator.gather(torch.tensor([int(flag)], device=self.accelerator.device))
+        return bool(flags.any())
+
+    def draw_prompts(self, n_groups: int, round_: int) -> list[dict]:
+        """n_groups fresh training rows (each G times) for a refill round; a function of (seed, step,
+        round, process) only, so a resumed run draws what the uninterrupted one drew."""
+        seed = ((self.args.seed * 1_000_003 + self.state.global_step) * 1_009 + round_) * 101
+        g = torch.Generator().manual_seed(seed + self.accelerator.process_index)
+        idx = torch.randint(len(self.train_dataset), (n_groups,), generator=g).tolist()
+        return [self.train_dataset[i] for i in idx for _ in range(self.num_generations)]
+
+    def sample_round(self, rows: list[dict]) -> dict:
+        """One round: TRL's generation + scoring of `rows`, then the round hooks."""
+        out = GRPOTrainer._generate_and_score_completions(self, rows)
+        rewards = self._last_rewards  # gathered over processes
+        self.log_metric("accuracy", (rewards >= 0.5).float().mean())
+        n = out["completion_ids"].size(0)
+        start = self.accelerator.process_index * n
+        local = rewards[start : start + n].clone()
+        batch = {k: out[k] for k in TRL_KEYS if k in out}
+        batch.update(
+            rewards=local, scores=local.clone(), hinted=torch.zeros(n, dtype=torch.bool, device=local.device),
+            keep=torch.ones_like(local), rows=list(rows), old_context=[None] * n, generated=n,
+        )  # fmt: skip
+        if self.model.training:
+            for hook in self.round_hooks:
+                batch = hook(self, batch)
+        return batch
+
+    def generate_and_score(self, rows: list[dict]):
+        """Generate for `rows` outside TRL's bookkeeping (its rollout stats are left as they were);
+        returns (prompt_ids, completion_ids, scores of the first reward function)."""
+        prompts = [row["prompt"] for row in rows]
+        saved = {k: len(v) for k, v in self._metrics["train"].items()}
+        prompt_ids, completion_ids, _, completions, *_ = self._generate(prompts)
+        for k, v in self._metrics["train"].items():
+            del v[saved.get(k, 0) :]
+        columns = {k: [r[k] for r in rows] for k in rows[0] if k not in ("prompt", "completion")}
+        with self._timed("score"):
+            scores = self.reward_funcs[0](prompts=prompts, completions=completions, **columns)
+        return prompt_ids, completion_ids, torch.tensor(scores, dtype=torch.float)
+
+    @torch.no_grad()
+    def logps_on(self, prompts: list[list[int]], completion_ids, completion_mask):
+        """log pi_theta of the completions after the given prompts (token id lists), (B, T)."""
+        device = completion_ids.device
+        ids = pad([torch.tensor(p) for p in prompts], self.pad_token_id, "left").to(device)
+        mask = pad([torch.ones(len(p), dtype=torch.long) for p in prompts], 0, "left").to(device)
+        logps, _, _ = self._get_per_token_logps_and_entropies(
+            self.model,
+            torch.cat([ids, completion_ids], dim=1),
+            torch.cat([mask, completion_mask], dim=1),
+            completion_ids.size(1),
+            batch_size=self.args.per_device_train_batch_size,
+        )
+        return logps
+
+    def refresh_old_logps(self, batch: dict) -> dict:
+        """Old log-probs of carried-over rows, taken again under the current policy on each row's
+        ratio context; rows without old log-probs (NaN: ratio 1 at loss time) stay so."""
+        old = batch.get("old_per_token_logps")
+        if old is None:
+            return batch
+        has = ~torch.isnan(old).all(dim=1)
+        if not has.any():
+            return batch
+        plain = rows_.unpadded_prompts(batch)
+        contexts = [c if c is not None else p for c, p in zip(batch["old_context"], plain, strict=True)]
+        fresh = self.logps_on(contexts, batch["completion_ids"], batch["completion_mask"])
+        batch["old_per_token_logps"] = torch.where(has[:, None], fresh, old)
+        return batch
+
+    @torch.no_grad()
+    def ref_logps(self, batch):
+        """Reference log-probs of the batch's completions on its (plain) prompts, as TRL computes them."""
+        args = (
+            torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1),
+            torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1),
+            batch["completion_ids"].size(1),
+        )
+        batch_size = self.args.per_device_train_batch_size
+        if self.ref_model is not None:
+            return self._get_per_token_logps_and_entropies(self.ref_model, *args, batch_size=batch_size)[0]
+        model = self.accelerator.unwrap_model(self.model)  # PEFT: base model or the "ref" adapter
+        with use_adapter(model, adapter_name="ref" if "ref" in model.peft_config else None):
+            return self._get_per_token_logps_and_entropies(self.model, *args, batch_size=batch_size)[0]
+
+    # ---------- rollouts and advantages ----------
+    def _generate_and_score_completions(self, inputs):
+        if self.sampler is not None and self.model.training:
+            batch = self.sampler(self, inputs)
+        else:
+            batch = self.sample_round(inputs)
+        return self._finish(batch)
+
+    def _finish(self, batch: dict) -> dict:
+        """Advantages and clip ranges over the whole (gathered) generation batch; loss normalisers."""
+        G, gather = self.num_generations, self.accelerator.gather
+        n_local = batch["completion_ids"].size(0)
+        start = self.accelerator.process_index * n_local
+        local = slice(start, start + n_local)
+        rewards, scores = gather(batch["rewards"]), gather(batch["scores"])
+        ids, mask = batch["completion_ids"], batch["completion_mask"]
+        truncated = gather(rows_.truncated(ids, mask, self.eos_token_ids))
+        advantages, stats = self.advantage_fn(
+            rewards, G, correct=scores >= 0.5, lengths=gather(mask.sum(dim=1)), truncated=truncated,
+            **self.advantage_kwargs,
+        )  # fmt: skip
+        for key, value in stats.items():
+            self.log_metric(f"{self.method['advantage']['name']}/{key}", value)
+        std = core.group_std(rewards, G)
+        keep = batch["keep"]
+        self.log_metric("frac_zero_std", (std == 0).float().mean())
+        self.log_metric("frac_kept", gather(keep).mean())
+        # The clip rule sees the whole generation batch (ETR's batch means), not one micro-batch.
+        eps_low_i, eps_high_i, clip_stats = self.clip_fn(
+            advantages, std, eps_low=self.epsilon_low, eps_high=self.epsilon_high, **self.clip_kwargs
+        )
+        if self.method["clip"]["name"] != "fixed":
+            for key, value in clip_stats.items():
+                self.log_metric(f"{self.method['clip']['name']}/{key}", value)
+        out = {k: batch[k] for k in TRL_KEYS if k in batch}
+        out["advantages"] = advantages[local]
+        out["eps_low_i"] = eps_low_i[local]
+        out["eps_high_i"] = eps_high_i[local]
+        out["keep"] = keep
+        out["hinted"] = batch["hinted"]
+        out["num_items_in_batch"] = gather((mask * keep[:, None]).sum()).sum()
+        out["num_seqs_in_batch"] = gather(((mask.sum(dim=1) > 0) * keep).sum()).sum()
+        return out
+
+    # ---------- loss ----------
+    def _compute_loss(self, model, inputs):
+        """core.policy_loss x the method's loss transforms x aggregation (+ beta x KL)."""
+        prompt_ids, completion_ids = inputs["prompt_ids"], inputs["completion_ids"]
+        completion_mask = inputs["completion_mask"]
+        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
+        attention_mask = torch.cat([inputs["prompt_mask"], completion_mask], dim=1)
+        logp, entropies, _ = self._get_per_token_logps_and_entropies(
+            model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True
+        )
+        old = inputs.get("old_per_token_logps")
+        old = logp.detach() if old is None else torch.where(torch.isnan(old), logp.detach(), old)
+        advantages = inputs["advantages"]
+        keep = inputs.get("keep", torch.ones_like(advantages))
+        mask = completion_mask * keep[:, None]
+        transforms = [t for t in (tr.bind(inputs) for tr in self.loss_transforms) if t is not None]
+        per_token_loss, loss_stats = core.policy_loss(
+            logp, old, advantages, mask, eps_low_i=inputs["eps_low_i"], eps_high_i=inputs["eps_high_i"],
+            transforms=transforms,
+        )  # fmt: skip
+        if self.beta != 0.0:
+            kl = self.kl_fn(logp, inputs["ref_per_token_logps"])
+            per_token_loss = per_token_loss + self.beta * kl
+            self.log_metric("kl", (kl * mask).sum() / mask.sum().clamp(min=1))
+        loss = self._aggregate(per_token_loss, mask, inputs)
+        self.log_metric("entropy", (entropies * completion_mask).sum() / completion_mask.sum().clamp(min=1))
+        for key, value in loss_stats.items():
+            if not (isinstance(value, float) and value != value):  # skip NaN stats (e.g. no hinted rows)
+                self.log_metric(("guide/" if key != "clip_frac" else "") + key, value)
+        return loss
+
+    def _aggregate(self, per_token_loss, mask, inputs):
+        """Aggregation with TRL's gradient-accumulation normalisers (GRPOTrainer._compute_loss): token-mean
+        divides by the kept tokens, seq-mean by the kept sequences, of the whole update (the generation
+        batch's count x accumulation steps / steps per generation, per process), as TRL's "dapo" does."""
+        train = self.model.training
+        accum = self.current_gradient_accumulation_steps if train else 1.0
+        kind = self.method.get("loss", "token-mean")
+        count = {"token-mean": "num_items_in_batch", "seq-mean": "num_seqs_in_batch"}.get(kind)
+        if count is None:
+            loss = core.aggregate(
+                per_token_loss, mask, kind, max_completion_length=self.max_completion_length
+            )
+            return loss / accum
+        normalizer = inputs[count].clamp(min=1.0) / self.accelerator.num_processes
+        if train:
+            normalizer = normalizer * accum / self.args.steps_per_generation
+        return core.aggregate(per_token_loss, mask, kind, num_items=normalizer)
+
+    # ---------- checkpoints: the hooks' state (e.g. the carry-over buffer) travels with them ----------
+    def _hooks_with_state(self) -> dict:
+        hooks = [*self.round_hooks, self.sampler]
+        return {type(h).__name__: h for h in hooks if h is not None and hasattr(h, "state_dict")}
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        hooks = self._hooks_with_state()
+        if hooks:
+            path = os.path.join(self.args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            name = (
+                HOOK_STATE
+                if self.accelerator.num_processes == 1
+                else f"rank{self.accelerator.process_index}_{HOOK_STATE}"
+            )
+            torch.save({k: h.state_dict() for k, h in hooks.items()}, os.path.join(path, name))
+
+    def load_hook_state(self, checkpoint: str) -> None:
+        name = (
+            HOOK_STATE
+            if self.accelerator.num_processes == 1
+            else f"rank{self.accelerator.process_index}_{HOOK_STATE}"
+        )
+        path = os.path.join(checkpoint, name)
+        hooks = self._hooks_with_state()
+        if hooks and os.path.exists(path):
+            state = torch.load(path, weights_only=False)
+            for key, hook in hooks.items():
+                hook.load_state_dict(state[key])
+
+
+class StepTimer(TrainerCallback):
+    """Adds wall time per optimizer step, split into generate / score / rest (forward+backward)."""
+
+    def __init__(self, trainer: RLVRTrainer):
+        self.trainer = trainer
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.t0 = time.perf_counter()
+        self.trainer._timers.clear()
+        self.n_step_time = len(self.trainer._metrics["train"]["step_time"])
+
+    def on_step_end(self, args, state, control, **kwargs):
+        total = time.perf_counter() - self.t0
+        timers = self.trainer._timers
+        metrics = self.trainer._metrics["train"]
+        # TRL's training_step has appended its own step_time (micro-batches only, no optimizer step);
+        # averaged with ours it would log neither, so keep one entry per step: the whole step.
+        del metrics["step_time"][self.n_step_time :]
+        metrics["step_time"].append(total)
+        metrics["time/generate"].append(timers.get("generate", 0.0))
+        metrics["time/score"].append(timers.get("score", 0.0))
+        metrics["time/backward"].append(total - timers.get("generate", 0.0) - timers.get("score", 0.0))
