@@ -6,7 +6,7 @@ import json
 import pytest
 
 from rlvr_repro import evaluate as ev
-from rlvr_repro import vllm_backend
+from rlvr_repro import report, vllm_backend
 from rlvr_repro.cli import main as rlvr
 from rlvr_repro.jsonl import read_jsonl, write_jsonl
 from rlvr_repro.models import build_model
@@ -138,6 +138,35 @@ def test_rlvr_eval_writes_graded_samples_beside_eval_csv(tmp_path):
     again = tmp_path / "again"
     args[4:6] = [str(again / "eval.csv"), str(again / "problems.csv")]
     assert rlvr(args) == 0
-    assert (again / "samples.jsonl").read_text() == (
+    same = (again / "samples.jsonl").read_text() == (out / "samples.jsonl").read_text()
+    assert same  # same seed, same file
+    assert report.default_sample_files(tmp_path / "tables") == [
         out / "samples.jsonl"
-    ).read_text()  # same seed, same file
+    ]  # where the report looks
+    html = report.graded_samples_html(report.load_samples([out / "samples.jsonl"]))
+    assert html.count("<tr>") == 1 + 6 and "tiny / grpo / 0 / ood / p2" in html
+
+
+def graded(problem, reward, completion="#### 1"):
+    return {"size": "tiny", "method": "grpo", "seed": 0, "split": "test", "problem_id": problem,
+            "prompt": "Q: <b>1</b> & 2?\nA: ", "completion": completion, "extracted": "1", "gold": "1",
+            "reward": reward}  # fmt: skip
+
+
+def test_report_shows_a_mix_of_graded_samples_across_runs_escaped():
+    runs = [
+        [graded("a", 0.0, "<script>x</script>\n#### 1"), graded("b", 1.0)],
+        [graded("c", 1.0), graded("d", 0.0)],
+    ]
+    # round robin a, c, b, d: right c, b; wrong a, d; three shown: two right (rounding up), one wrong
+    assert [s["problem_id"] for s in report.pick_graded(runs, 3)] == ["c", "b", "a"]
+    html = report.graded_samples_html(runs, 3)
+    assert (
+        "<script>" not in html
+        and "&lt;script&gt;x&lt;/script&gt;" in html
+        and "&lt;b&gt;1&lt;/b&gt; &amp; 2" in html
+    )
+    assert html.count("<tr>") == 1 + 3 and "3 of the 4 graded completions saved by 2 runs" in html
+    long = graded("e", 0.0, "x" * 700 + "#### 1")
+    assert "\u2026" + "x" * 594 + "#### 1</pre>" in report.graded_samples_html([[long]])  # the end is kept
+    assert "No samples.jsonl" in report.graded_samples_html([])

@@ -681,6 +681,60 @@ def task_properties_html(
     )
 
 
+SAMPLES_SHOWN = 6  # graded completions in the report; every run keeps more in its samples.jsonl
+PROMPT_TAIL, COMPLETION_TAIL = 300, 600  # characters shown; the problem and the answer sit at the end
+
+
+def default_sample_files(tables_dir) -> list[Path]:
+    """The runs' ``samples.jsonl`` (`rlvr eval`), found from the tables directory: ``<exp>/eval/*/*/seed*/``."""
+    return sorted((Path(tables_dir).parent / "eval").glob("*/*/seed*/samples.jsonl"))
+
+
+def load_samples(paths: Sequence) -> list[list[dict]]:
+    """One list of graded completions per file, in file order."""
+    out = []
+    for path in paths:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        out.append([json.loads(line) for line in lines if line.strip()])
+    return out
+
+
+def pick_graded(per_file: list[list[dict]], k: int = SAMPLES_SHOWN) -> list[dict]:
+    """Up to `k` completions across runs (round robin over the files), half right and half wrong when
+    both exist, as `evaluate.pick_samples` chooses within a run."""
+    order = [f[i] for i in range(max(map(len, per_file), default=0)) for f in per_file if i < len(f)]
+    right = [s for s in order if s["reward"] > 0]
+    wrong = [s for s in order if not s["reward"] > 0]
+    n_right = min(len(right), max(k - len(wrong), (k + 1) // 2))
+    return right[:n_right] + wrong[: k - n_right]
+
+
+def _tail(text, n: int) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= n else "\u2026" + text[-n:]
+
+
+def graded_samples_html(per_file: list[list[dict]], k: int = SAMPLES_SHOWN) -> str:
+    """Table of `pick_graded`'s completions: run, prompt and completion (their ends), the answer the
+    grader extracted, the gold answer and the reward. All text is HTML-escaped."""
+    chosen = pick_graded(per_file, k)
+    if not chosen:
+        return "<p class='muted'>No samples.jsonl files found.</p>"
+    columns = ("run", "prompt (end)", "completion (end)", "extracted", "gold", "reward")
+    head = "".join(f"<th>{h}</th>" for h in columns)
+    rows = []
+    for s in chosen:
+        run = " / ".join(str(s.get(key, "")) for key in ("size", "method", "seed", "split", "problem_id"))
+        cells = [esc(run), f"<pre>{esc(_tail(s.get('prompt'), PROMPT_TAIL))}</pre>",
+                 f"<pre>{esc(_tail(s.get('completion'), COMPLETION_TAIL))}</pre>",
+                 esc("(none)" if s.get("extracted") is None else str(s["extracted"])), esc(str(s.get("gold", ""))),
+                 esc(f"{float(s['reward']):g}")]  # fmt: skip
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    saved = sum(map(len, per_file))
+    caption = f"{len(chosen)} of the {saved} graded completions saved by {len(per_file)} runs (samples.jsonl)"
+    return f"<table class='tbl'><caption>{esc(caption)}</caption><tr>{head}</tr>{''.join(rows)}</table>"
+
+
 def table_block(tables_dir: Path, manifest: dict, name: str) -> str:
     entry = manifest.get(name)
     path = tables_dir / (entry["csv"] if entry else f"{name}.csv")
@@ -863,6 +917,9 @@ def make_report(args: argparse.Namespace) -> list[Path]:
         "verdict_rule": f"<p>{esc(str(rule.get('statement', 'stats.verdict on the paired difference.')))}</p>",
         "setup": setup_html(provs, curves, ev, problems),
         "task_properties": task_properties_html(props, ev),
+        "graded_samples": graded_samples_html(
+            load_samples(default_sample_files(tables_dir) if args.samples is None else args.samples)
+        ),
         "wall_times": _kv_table(_flatten(wall), "Wall times (wall_times.json)")
         if wall
         else "<p class='muted'>No wall_times.json given.</p>",
@@ -921,6 +978,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--curves", default=None)
     p.add_argument("--eval", default=None)
     p.add_argument("--problems", default=None)
+    p.add_argument(
+        "--samples",
+        nargs="*",
+        default=None,
+        help="runs' samples.jsonl (default: <tables-dir>/../eval/*/*/seed*/samples.jsonl)",
+    )
     return p
 
 
