@@ -40,7 +40,7 @@ Column layouts (looked up in the data sets' cards and in code that reads them; c
 Answer format (`reward.ANSWER_FORMATS`): ``gsm8k`` for the ``gsm8k`` loader (``#### <number>`` solutions),
 ``boxed`` for every other source; a source's ``answer_format`` key overrides it. Records carry it.
 
-Hints for sources without one are derived from the reference solution (METHODS.md section 2:
+Hints for sources without one are derived from the reference solution (docs/METHODS.md §2:
 **unspecified** in the paper, the project's reading): the first half of the solution's sentences
 (at most `HINT_MAX_SENTENCES`), stopping before any ``\\boxed{}`` or ``####`` line, and never a
 sentence that contains the final answer (see `solution_hint`).
