@@ -14,6 +14,7 @@ DELEGATED = {
     "figures": "figures",
     "tables": "tables",
     "report": "report",
+    "claims": "claims",
     "gpus": "gpus",
 }
 

@@ -1,16 +1,18 @@
-"""Evaluate the claims registry against the data and render a self-contained HTML report.
+"""Render the claims (evaluated by ``claims.py``), tables and figures as a self-contained HTML report.
 
 CLI::
 
     rlvr report --claims paper/claims.yaml --tables-dir T --figures-dir F --provenance P [P ...]
                 --task-properties TP [TP ...] --template paper/report.md.tmpl --out results/<exp>/report/report.html
-                [--data-dir D] [--curves C] [--eval E] [--problems PR] [--wall-times W]
+                [--data-dir D] [--curves C] [--eval E] [--problems PR] [--wall-times W] [--experiment JSON]
 
 * ``--data-dir`` holds the aggregated ``curves.csv``, ``eval.csv``, ``problems.csv`` (default: the tables
   directory); ``--curves/--eval/--problems`` override single files.
 * Writes ``report.html`` (figures embedded as base64 PNG, CSS inline, no external assets) and
   ``claims.csv`` beside it (one row per claim and model size, with the verdict).
-* A claim whose methods are absent from this experiment gets the verdict "not run".
+* Claims are evaluated by ``rlvr_repro.claims`` (one function per test kind); this module renders them.
+  ``--experiment`` describes what the experiment trains and evaluates: a claim whose methods it does not
+  train is "not run", one whose methods or benchmark splits are missing from the data is an error.
 * The template is Markdown with ``{{placeholder}}`` slots (converted with the ``markdown`` package when it
   is importable, else with a minimal built-in converter). Every number in the report comes from the
   input files.
@@ -31,345 +33,30 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import yaml
 
 from rlvr_repro import stats
 from rlvr_repro.aggregate import (
-    RUN_KEYS,
-    curve_seed_values,
     eval_seed_values,
-    hardest_difficulty,
     method_order,
     read_curves,
     read_eval,
     read_problems,
     size_order,
-    smooth,
-    steps_to_target,
+)
+from rlvr_repro.claims import (  # noqa: F401 - re-exported: report.load_claims, report.ClaimsError
+    ClaimsError,
+    Data,
+    evaluate_claims,
+    experiment_from_json,
+    load_claims,
 )
 from rlvr_repro.figures import FIGURE_NAMES
 from rlvr_repro.tables import _span, metric_scale, problem_counts, read_display_csv, to_html
 
-KINDS = {
-    "eval": "eval",
-    "problem_pass1": "problems",
-    "curve_final": "curves",
-    "curve_drop": "curves",
-    "steps_to_target": "curves",
-    "decomposition": "problems",
-    "decomposition_part": "problems",
-}
-CLAIM_FIELDS = ["id", "paper", "paraphrase", "published", "source", "test"]
-TEST_FIELDS = ["kind", "statistic", "comparison", "direction", "unit"]
-CLAIMS_CSV_COLUMNS = [
-    "claim_id",
-    "paper",
-    "exploratory",
-    "exp",
-    "size",
-    "method",
-    "baseline",
-    "statistic",
-    "unit",
-    "direction",
-    "n",
-    "method_value",
-    "baseline_value",
-    "diff",
-    "lo",
-    "hi",
-    "interval",
-    "level",
-    "verdict",
-    "note",
-]
-
 
 def log(msg: str) -> None:
     print(f"[report] {msg}", file=sys.stderr)
-
-
-class ClaimsError(ValueError):
-    pass
-
-
-# --------------------------------------------------------------------------------------------------
-# claims registry
-# --------------------------------------------------------------------------------------------------
-def load_claims(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ClaimsError(f"{path}: claims file not found")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ClaimsError(f"{path}: not valid YAML ({exc})") from None
-    claims = doc.get("claims")
-    if not isinstance(claims, list) or not claims:
-        raise ClaimsError(f"{path}: no 'claims' list")
-    seen = set()
-    for i, c in enumerate(claims):
-        where = f"{path}: claim #{i + 1} ({c.get('id', '?')})"
-        missing = [f for f in CLAIM_FIELDS if f not in c]
-        if missing:
-            raise ClaimsError(f"{where}: missing field(s) {', '.join(missing)}")
-        if c["id"] in seen:
-            raise ClaimsError(f"{where}: duplicate id")
-        seen.add(c["id"])
-        t = c["test"]
-        missing = [f for f in TEST_FIELDS if f not in t]
-        if missing:
-            raise ClaimsError(f"{where}: test is missing {', '.join(missing)}")
-        if t["kind"] not in KINDS:
-            raise ClaimsError(f"{where}: unknown test kind {t['kind']!r} (known: {', '.join(KINDS)})")
-        if t["direction"] not in ("greater", "less"):
-            raise ClaimsError(f"{where}: direction must be greater or less")
-        if t["unit"] not in ("seed", "problem"):
-            raise ClaimsError(f"{where}: unit must be seed or problem")
-        if not {"method", "baseline"} <= set(t["comparison"]):
-            raise ClaimsError(f"{where}: comparison needs method and baseline")
-    doc.setdefault("verdict_rule", {})
-    doc.setdefault("papers", {})
-    return doc
-
-
-# --------------------------------------------------------------------------------------------------
-# per-unit values for each test kind
-# --------------------------------------------------------------------------------------------------
-def _group_maps(vals: pd.DataFrame) -> dict[tuple, dict[str, dict]]:
-    """(exp, size) -> method -> {seed: value}."""
-    out: dict[tuple, dict[str, dict]] = {}
-    for (exp, size, method), g in vals.groupby(["exp", "size", "method"]):
-        out.setdefault((exp, size), {})[method] = dict(zip(g["seed"].astype(int), g["value"], strict=True))
-    return out
-
-
-def _seed_values(t: dict, curves: pd.DataFrame, ev: pd.DataFrame) -> pd.DataFrame:
-    kind = t["kind"]
-    if kind == "eval":
-        return eval_seed_values(ev, t["metric"], t["split"], t.get("k"), t.get("difficulty"))
-    if kind == "curve_final":
-        return curve_seed_values(curves, t["metric"], frac=float(t.get("final_frac", 0.1)), where="final")
-    if kind == "curve_drop":
-        frac = float(t.get("frac", 0.1))
-        first = curve_seed_values(curves, t["metric"], frac=frac, where="first")
-        last = curve_seed_values(curves, t["metric"], frac=frac, where="final")
-        m = first.merge(last, on=RUN_KEYS, suffixes=("_first", "_last"))
-        return m.assign(value=m["value_first"] - m["value_last"])[[*RUN_KEYS, "value"]]
-    raise ValueError(kind)
-
-
-def _steps_values(
-    t: dict, curves: pd.DataFrame, method: str, baseline: str
-) -> tuple[dict[tuple, dict[str, dict]], set]:
-    """Steps to reach the baseline's final value, per (exp, size) -> method -> seed; plus censored runs."""
-    key, window = t.get("metric", "accuracy"), int(t.get("smooth", 5))
-    out: dict[tuple, dict[str, dict]] = {}
-    censored: set = set()
-    if key not in curves.columns:
-        return out, censored
-    data = curves.dropna(subset=[key])
-    for (exp, size, seed), g in data.groupby(["exp", "size", "seed"]):
-        base = g[g["method"] == baseline]
-        if base.empty:
-            continue
-        # target: the baseline's smoothed value at its last step (mean of its final `smooth` steps), so
-        # the baseline reaches it at its last step at the latest; the same smoothing applies to every run
-        target = float(smooth(base.sort_values("step")[key].to_numpy(), window)[-1])
-        for m in (method, baseline):
-            run = g[g["method"] == m]
-            if run.empty:
-                continue
-            s = steps_to_target(run["step"].to_numpy(), run[key].to_numpy(), target, window)
-            if math.isnan(s):
-                s = float(run["step"].max() + 1)  # censored: never reached the target
-                censored.add((exp, size, m, int(seed)))
-            out.setdefault((exp, size), {}).setdefault(m, {})[int(seed)] = s
-    return out, censored
-
-
-def _problem_pass1(t: dict, problems: pd.DataFrame) -> pd.DataFrame:
-    sub = problems[problems["split"] == t["split"]]
-    diff = t.get("difficulty")
-    if diff is not None and not sub.empty:
-        level = hardest_difficulty(sub["difficulty"].dropna().astype(str)) if diff == "hardest" else str(diff)
-        sub = sub[sub["difficulty"].astype(str) == level]
-    return sub.assign(value=sub["c"] / sub["n"])
-
-
-def _decomp_indicators(
-    t: dict, problems: pd.DataFrame, exp, size, method: str, start: str, seeds: Sequence[int]
-) -> dict[str, pd.DataFrame]:
-    """Per problem, mean over seeds of the self-distillation and capability-gain indicators."""
-    sub = problems[(problems["exp"] == exp) & (problems["size"] == size) & (problems["split"] == t["split"])]
-    params = {
-        "k": int(t.get("k", 16)),
-        "solved_before": t.get("solved_before", "estimate"),
-        "before_threshold": float(t.get("before_threshold", 0.5)),
-        "after_threshold": float(t.get("after_threshold", 0.5)),
-    }
-    rows = []
-    for seed in seeds:
-        before = sub[(sub["method"] == start) & (sub["seed"] == seed)]
-        after = sub[(sub["method"] == method) & (sub["seed"] == seed)]
-        d = stats.passk_decomposition(before, after, **params)
-        sd, cg = set(d["self_distillation_ids"]), set(d["capability_gain_ids"])
-        rows += [(pid, seed, float(pid in sd), float(pid in cg)) for pid in d["problem_ids"]]
-    df = pd.DataFrame(rows, columns=["problem_id", "seed", "sd", "cg"])
-    return df.groupby("problem_id")[["sd", "cg"]].mean()
-
-
-def _methods_in(df: pd.DataFrame) -> set:
-    return set(df["method"].unique()) if "method" in df.columns and len(df) else set()
-
-
-def _mean_at(values: dict, keys: list) -> float:
-    return float(np.mean([values[k] for k in keys])) if keys else math.nan
-
-
-def evaluate_claim(
-    claim: dict, rule: dict, curves: pd.DataFrame, ev: pd.DataFrame, problems: pd.DataFrame
-) -> list[dict]:
-    t = claim["test"]
-    method, baseline = t["comparison"]["method"], t["comparison"]["baseline"]
-    kind, unit, direction = t["kind"], t["unit"], t["direction"]
-    level = float(rule.get("level", stats.DEFAULT_LEVEL))
-    n_boot = int(rule.get("n_boot", stats.DEFAULT_N_BOOT))
-    boot_seed = int(rule.get("boot_seed", 0))
-    seed_interval = rule.get("seed_interval", stats.DEFAULT_SEED_CI)
-    base_row = {
-        "claim_id": claim["id"],
-        "paper": claim["paper"],
-        "exploratory": bool(claim.get("exploratory", False)),
-        "method": method,
-        "baseline": baseline,
-        "statistic": t["statistic"],
-        "unit": unit,
-        "direction": direction,
-        "level": level,
-    }
-    source = {"eval": ev, "curves": curves, "problems": problems}[KINDS[kind]]
-    needed = {method, baseline}
-    if kind == "decomposition_part":
-        needed.add(t.get("start", "sft"))
-    present = _methods_in(source)
-    absent = sorted(needed - present)
-    if absent:
-        return [
-            base_row
-            | {"exp": "", "size": "", "n": 0, "verdict": stats.NOT_RUN}
-            | {"note": f"absent from {KINDS[kind]} data: {', '.join(absent)}"}
-        ]
-
-    rows = []
-
-    def add(exp, size, c, method_value, baseline_value, interval, note):
-        rows.append(
-            base_row
-            | {
-                "exp": exp,
-                "size": size,
-                "n": c.n,
-                "method_value": method_value,
-                "baseline_value": baseline_value,
-                "diff": c.mean,
-                "lo": c.lo,
-                "hi": c.hi,
-                "interval": interval,
-                "verdict": stats.verdict(c.lo, c.hi, direction),
-                "note": note,
-            }  # fmt: skip
-        )
-
-    if kind in ("eval", "curve_final", "curve_drop", "steps_to_target"):
-        censored: set = set()
-        if kind == "steps_to_target":
-            groups, censored = _steps_values(t, curves, method, baseline)
-        else:
-            groups = _group_maps(_seed_values(t, curves, ev))
-        sizes = size_order([k[1] for k in groups])
-        for (exp, size), by in sorted(groups.items(), key=lambda kv: (str(kv[0][0]), sizes.index(kv[0][1]))):
-            if method not in by or baseline not in by:
-                continue
-            a, b = by[method], by[baseline]
-            c = stats.paired_diff_ci(a, b, level=level, method=seed_interval, n_boot=n_boot, seed=boot_seed)
-            common = sorted(set(a) & set(b))
-            note = f"seeds {' '.join(map(str, common))}"
-            cens = sorted(
-                f"{m}/seed {s}" for (e, z, m, s) in censored if (e, z) == (exp, size) and s in common
-            )
-            if cens:
-                note += f"; never reached the target (censored at last step + 1): {', '.join(cens)}"
-            add(exp, size, c, _mean_at(a, common), _mean_at(b, common), f"{seed_interval} over seeds", note)
-    elif kind == "problem_pass1":
-        vals = _problem_pass1(t, problems)
-        for (exp, size), g in vals.groupby(["exp", "size"]):
-            gm, gb = g[g["method"] == method], g[g["method"] == baseline]
-            seeds = sorted(set(gm["seed"]) & set(gb["seed"]))
-            if not seeds:
-                continue
-            a = gm[gm["seed"].isin(seeds)].groupby("problem_id")["value"].mean().to_dict()
-            b = gb[gb["seed"].isin(seeds)].groupby("problem_id")["value"].mean().to_dict()
-            c = stats.problem_bootstrap_ci(a, b, level=level, n_boot=n_boot, seed=boot_seed)
-            keys = [k for k in a if k in b]
-            level_note = f"difficulty {t.get('difficulty')}" if t.get("difficulty") else f"split {t['split']}"
-            if t.get("difficulty") == "hardest":
-                level_note = (
-                    f"hardest difficulty = {hardest_difficulty(g['difficulty'].dropna().astype(str))}"
-                )
-            note = f"{level_note}; per-problem c/n averaged over seeds {' '.join(map(str, seeds))}"
-            add(exp, size, c, _mean_at(a, keys), _mean_at(b, keys), "bootstrap over problems", note)
-    else:  # decomposition kinds
-        start = baseline if kind == "decomposition" else t.get("start", "sft")
-        sub = problems[problems["split"] == t["split"]]
-        for (exp, size), g in sub.groupby(["exp", "size"]):
-            seeds_of = {m: set(g.loc[g["method"] == m, "seed"]) for m in needed}
-            seeds = sorted(set.intersection(*seeds_of.values()))
-            if not seeds:
-                continue
-            if kind == "decomposition":
-                ind = _decomp_indicators(t, problems, exp, size, method, start, seeds)
-                x = (ind["sd"] - ind["cg"]).to_dict()
-                c = stats.problem_bootstrap_ci(x, None, level=level, n_boot=n_boot, seed=boot_seed)
-                mv, bv = float(ind["sd"].mean()), float(ind["cg"].mean())
-                note = (
-                    f"method_value = self-distillation share, baseline_value = capability-gain share "
-                    f"({method} vs {start}); seeds {' '.join(map(str, seeds))}"
-                )
-            else:
-                part = {"self_distillation": "sd", "capability_gain": "cg"}[t.get("part", "capability_gain")]
-                ia = _decomp_indicators(t, problems, exp, size, method, start, seeds)[part]
-                ib = _decomp_indicators(t, problems, exp, size, baseline, start, seeds)[part]
-                c = stats.problem_bootstrap_ci(
-                    ia.to_dict(), ib.to_dict(), level=level, n_boot=n_boot, seed=boot_seed
-                )
-                common = ia.index.intersection(ib.index)
-                mv, bv = float(ia[common].mean()), float(ib[common].mean())
-                note = f"{t.get('part')} share vs start {start}; seeds {' '.join(map(str, seeds))}"
-            add(exp, size, c, mv, bv, "bootstrap over problems", note)
-    if not rows:
-        return [
-            base_row
-            | {"exp": "", "size": "", "n": 0, "verdict": stats.NOT_RUN}
-            | {"note": f"no model size has both {method} and {baseline}"}
-        ]
-    sizes = size_order([r["size"] for r in rows])
-    return sorted(rows, key=lambda r: (str(r["exp"]), sizes.index(r["size"])))
-
-
-def evaluate_claims(
-    doc: dict, curves: pd.DataFrame, ev: pd.DataFrame, problems: pd.DataFrame
-) -> pd.DataFrame:
-    rows = []
-    for claim in doc["claims"]:
-        rows += evaluate_claim(claim, doc.get("verdict_rule", {}), curves, ev, problems)
-    df = pd.DataFrame(rows)
-    for col in CLAIMS_CSV_COLUMNS:
-        if col not in df.columns:
-            df[col] = math.nan
-    return df[CLAIMS_CSV_COLUMNS]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -385,9 +72,11 @@ def _display(claim_test: dict) -> tuple[float, int, str]:
     if kind == "steps_to_target":
         return 1.0, 1, "steps"
     metric = claim_test.get("metric", "")
-    scale, dec, unit = metric_scale(metric)
     if metric == "entropy":
         return 1.0, 3, "nats"
+    if metric.startswith("mean_length"):
+        return 1.0, 1, "tokens"
+    scale, dec, unit = metric_scale(metric)
     return scale, dec, "pts" if unit == "%" else unit
 
 
@@ -401,16 +90,44 @@ def _f(x, scale: float, dec: int, sign: bool = False) -> str:
     return f"{x * scale:+.{dec}f}" if sign else f"{x * scale:.{dec}f}"
 
 
+def _evaluated(row: Mapping) -> bool:
+    return row["verdict"] not in (stats.NOT_RUN, stats.NOT_MEASURED) and row["size"] != "(all models)"
+
+
 def ours_cell(row: Mapping, test: dict) -> str:
-    if row["verdict"] == stats.NOT_RUN:
+    if not _evaluated(row):
         return "–"
     scale, dec, unit = _display(test)
     units = "problems" if row["unit"] == "problem" else "seeds"
+    seeds = f", {int(row['n_seeds'])} seeds" if row["unit"] == "problem" else ""
     return (
         f"{_f(row['method_value'], scale, dec)} vs {_f(row['baseline_value'], scale, dec)}; "
         f"Δ {_f(row['diff'], scale, dec, True)} {unit} [{_f(row['lo'], scale, dec, True)}, "
-        f"{_f(row['hi'], scale, dec, True)}] (n={int(row['n'])} {units})"
+        f"{_f(row['hi'], scale, dec, True)}] (n={int(row['n'])} {units}{seeds})"
     )
+
+
+def power_cell(row: Mapping, test: dict) -> str:
+    """MDE (and its quantiles), the reading of an inconclusive row, the published comparison."""
+    if not _evaluated(row):
+        return "–"
+    scale, dec, unit = _display(test)
+    parts = [f"MDE {_f(row['mde'], scale, dec)} {unit} ({row['mde_method']})"]
+    if row["reading"] == "underpowered":
+        parts.append(f"underpowered (half-width {_f(row['reading_value'], scale, dec)} {unit})")
+    elif row["reading"]:
+        parts.append(f"no effect larger than {_f(row['reading_value'], scale, dec)} {unit}")
+    pub = row.get("published_effect")
+    if pub is not None and isinstance(pub, float) and math.isfinite(pub):
+        parts.append(f"published Δ {_f(pub, scale, dec, True)} {unit}: {row['published_check']}")
+    return "; ".join(parts)
+
+
+def holm_mark(row: Mapping) -> str:
+    if row.get("holm") in ("survives", "does not survive"):
+        n = int(row["n_family"])
+        return f"<br><span class='muted'>Holm ({n} tested): {esc(str(row['holm']))}; BH: {esc(str(row['bh']))}</span>"
+    return ""
 
 
 def verdict_badge(v: str) -> str:
@@ -418,18 +135,24 @@ def verdict_badge(v: str) -> str:
     return f'<span class="badge {cls}">{esc(v)}</span>'
 
 
+def _direction_words(t: dict) -> str:
+    return {"greater": "&gt; 0", "less": "&lt; 0", "equivalent": "≈ 0 (equivalence margin)"}[t["direction"]]
+
+
 def claims_table_html(claims: list[dict], results: pd.DataFrame) -> str:
     out = [
         '<table class="tbl claims"><thead><tr><th>claim</th><th>published</th><th>test</th><th>size</th>'
-        "<th>ours: method vs comparison; Δ [95% CI] (n)</th><th>verdict</th></tr></thead><tbody>"
+        "<th>ours: method vs comparison; Δ [95% CI] (n)</th><th>verdict</th><th>power, magnitude</th>"
+        "</tr></thead><tbody>"
     ]
     for c in claims:
         rows = results[results["claim_id"] == c["id"]]
         t = c["test"]
         cmp_ = f"{t['comparison']['method']} − {t['comparison']['baseline']}"
+        roles = ", ".join(sorted({f"{r['role']} = {r['splits']}" for _, r in rows.iterrows() if r["role"]}))
         test = (
-            f"{esc(str(t['statistic']))}<br><span class='muted'>{esc(cmp_)}, claimed "
-            f"{'&gt; 0' if t['direction'] == 'greater' else '&lt; 0'}; unit: {esc(t['unit'])}</span>"
+            f"{esc(str(t['statistic']))}<br><span class='muted'>{esc(cmp_)}, claimed {_direction_words(t)}; "
+            f"unit: {esc(t['unit'])}{'; ' + esc(roles) if roles else ''}</span>"
         )
         tag = " <span class='muted'>(exploratory)</span>" if c.get("exploratory") else ""
         claim_cell = (
@@ -444,13 +167,10 @@ def claims_table_html(claims: list[dict], results: pd.DataFrame) -> str:
                 cells += f'<td rowspan="{span}">{claim_cell}</td><td rowspan="{span}">{esc(str(c["published"]))}</td>'
                 cells += f'<td rowspan="{span}">{test}</td>'
             size = esc(str(r["size"])) if r["size"] else "–"
-            note = (
-                f"<br><span class='muted'>{esc(str(r['note']))}</span>"
-                if r["verdict"] == stats.NOT_RUN
-                else ""
-            )
+            note = f"<br><span class='muted'>{esc(str(r['note']))}</span>" if not _evaluated(r) else ""
             cells += (
-                f"<td>{size}</td><td>{esc(ours_cell(r, t))}{note}</td><td>{verdict_badge(r['verdict'])}</td>"
+                f"<td>{size}</td><td>{esc(ours_cell(r, t))}{note}</td>"
+                f"<td>{verdict_badge(r['verdict'])}{holm_mark(r)}</td><td>{esc(power_cell(r, t))}</td>"
             )
             out.append(f"<tr>{cells}</tr>")
             first = False
@@ -459,13 +179,14 @@ def claims_table_html(claims: list[dict], results: pd.DataFrame) -> str:
 
 
 def summary_html(doc: dict, results: pd.DataFrame) -> str:
-    verdicts = [stats.REPRODUCED, stats.CONTRADICTED, stats.INCONCLUSIVE, stats.NOT_RUN]
+    verdicts = list(stats.VERDICTS)
     papers = list(doc.get("papers", {})) or sorted(results["paper"].unique())
     out = [
-        '<table class="tbl"><caption>Verdicts per claim × model size (exploratory claims counted separately)'
-        "</caption><thead><tr><th>paper</th>"
+        '<table class="tbl"><caption>Verdicts per claim × model size (exploratory claims counted separately); '
+        "tested: confirmatory rows with a p-value, the family of the Holm correction; the last column counts "
+        "the reproduced or contradicted verdicts that survive it</caption><thead><tr><th>paper</th>"
         + "".join(f"<th>{verdict_badge(v)}</th>" for v in verdicts)
-        + "<th>exploratory</th></tr></thead><tbody>"
+        + "<th>exploratory</th><th>tested</th><th>survive Holm</th></tr></thead><tbody>"
     ]
     for p in papers:
         r = results[results["paper"] == p]
@@ -475,8 +196,12 @@ def summary_html(doc: dict, results: pd.DataFrame) -> str:
         ex = ", ".join(
             f"{v}: {int((expl['verdict'] == v).sum())}" for v in verdicts if (expl["verdict"] == v).any()
         )
+        tested = int(pd.to_numeric(main["n_family"], errors="coerce").notna().sum())
+        survive = int((main["holm"] == "survives").sum())
         name = doc.get("papers", {}).get(p, {}).get("name", p)
-        out.append(f"<tr><th>{esc(str(name))}</th>{cells}<td>{esc(ex) or '–'}</td></tr>")
+        out.append(
+            f"<tr><th>{esc(str(name))}</th>{cells}<td>{esc(ex) or '–'}</td><td>{tested}</td><td>{survive}</td></tr>"
+        )
     out.append("</tbody></table>")
     return "\n".join(out)
 
@@ -883,7 +608,8 @@ def make_report(args: argparse.Namespace) -> list[Path]:
     problems = read_problems(args.problems or data_dir / "problems.csv")
     if ev.empty and curves.empty:
         log(f"warning: no curves.csv/eval.csv data found under {data_dir}")
-    results = evaluate_claims(doc, curves, ev, problems)
+    experiments = [experiment_from_json(args.experiment)] if args.experiment else None
+    results = evaluate_claims(doc, Data(curves, ev, problems), experiments)
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -911,7 +637,9 @@ def make_report(args: argparse.Namespace) -> list[Path]:
     counts = results["verdict"].value_counts()
     rule = doc.get("verdict_rule", {})
     level = float(rule.get("level", stats.DEFAULT_LEVEL))
-    n_eval = int((results["verdict"] != stats.NOT_RUN).sum())
+    n_eval = int(results["verdict"].isin([stats.REPRODUCED, stats.CONTRADICTED, stats.INCONCLUSIVE]).sum())
+    confirmatory = ~results["exploratory"].astype(bool)
+    n_tested = int((pd.to_numeric(results["n_family"], errors="coerce").notna() & confirmatory).sum())
     blocks = {
         "summary": summary_html(doc, results),
         "verdict_rule": f"<p>{esc(str(rule.get('statement', 'stats.verdict on the paired difference.')))}</p>",
@@ -947,6 +675,11 @@ def make_report(args: argparse.Namespace) -> list[Path]:
         "n_contradicted": str(int(counts.get(stats.CONTRADICTED, 0))),
         "n_inconclusive": str(int(counts.get(stats.INCONCLUSIVE, 0))),
         "n_not_run": str(int(counts.get(stats.NOT_RUN, 0))),
+        "n_descriptive": str(int(counts.get(stats.DESCRIPTIVE, 0))),
+        "n_not_measured": str(int(counts.get(stats.NOT_MEASURED, 0))),
+        "n_tested": str(n_tested),
+        "n_survive_holm": str(int((results["holm"] == "survives").sum())),
+        "n_survive_bh": str(int((results["bh"] == "survives").sum())),
         "n_evaluated": str(n_eval),
         "level": f"{level:.0%}",
         "chance_expected": f"{n_eval * (1 - level) / 2:.1f}",
@@ -974,6 +707,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="report.html path; claims.csv is written beside it")
     p.add_argument(
         "--data-dir", default=None, help="dir with curves.csv, eval.csv, problems.csv (default: --tables-dir)"
+    )
+    p.add_argument(
+        "--experiment",
+        default=None,
+        help="JSON (or a JSON file) {name, source, splits, runs: [[size, method, seed], ...]}: what the "
+        "experiment trains and evaluates, so a missing method or split is an error (default: read from the data)",
     )
     p.add_argument("--curves", default=None)
     p.add_argument("--eval", default=None)

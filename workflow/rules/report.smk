@@ -87,7 +87,18 @@ rule report:
     params:
         tables_dir=lambda w, input: os.path.dirname(input.tables[0]),
         figures_dir=lambda w, input: os.path.dirname(input.figures),
+        # what this experiment trains and evaluates: a claim missing from its data is then an error
+        experiment=as_json(
+            {
+                "name": EXP,
+                "source": "hub" if HUB_DATA else "synthetic",
+                "splits": BENCHMARKS,
+                "runs": [list(r) for r in RUNS]
+                + [[size, "sft", seed] for size in SIZES for seed in SEEDS],
+            }
+        ),
     shell:
         "python -m rlvr_repro.cli report --claims {input.claims} --tables-dir {params.tables_dir} --figures-dir {params.figures_dir}"
         " --provenance {input.provenance} --task-properties {input.task_properties}"
+        " --experiment {params.experiment:q}"
         " --template {input.template} --out {output.html} > {log} 2>&1"
