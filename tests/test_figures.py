@@ -4,6 +4,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -305,3 +306,107 @@ def test_macro_average_over_benchmarks_per_run():
     assert split_order(ev["split"]) == ["aime24", "gsm8k", "math500", "macro"]
     one_split = with_macro(pd.DataFrame(rows[:1]))
     assert "macro" not in set(one_split["split"])
+
+
+# --- palette, labels, bands, axes -----------------------------------------------------------------
+@pytest.fixture
+def captured(monkeypatch):
+    """Every figure `_finish` saves: (name, fig, title, caption, legend labels, folder); files still written."""
+    seen = []
+    original = figures._finish
+
+    def record(fig, title, caption, handles_labels, out_dir, name):
+        seen.append((name, fig, title, caption, list(handles_labels or {}), out_dir.name))
+        return original(fig, title, caption, handles_labels, out_dir, name)
+
+    monkeypatch.setattr(figures, "_finish", record)
+    return seen
+
+
+def test_styles_follow_the_config_order_and_tell_28_methods_apart():
+    labels = {f"m{i}": f"Method {i}" for i in range(28)}
+    methods = figures.Methods({"sft": "SFT start", **labels}, "sft")
+    styles = [methods.style(m) for m in labels]
+    assert len({(s.color, s.linestyle) for s in styles}) == 28
+    assert {s.color for s in styles} <= set(figures.OKABE_ITO)
+    assert methods.style("sft") == figures.START_STYLE and methods.label("m3") == "Method 3"
+    assert methods.order(["m2", "zeta", "sft", "m0"]) == ["sft", "m0", "m2", "zeta"]
+    assert methods.label("zeta") == "zeta"  # not in the config: its name, and a style of its own
+    grown = figures.Methods({"sft": "SFT start", **labels, "new": "New"}, "sft", present=["zeta"])
+    assert grown.style("m0") == methods.style("m0") and grown.style("new") not in styles
+    assert grown.style("zeta") not in [grown.style(m) for m in [*labels, "new"]]
+
+
+def test_bands_stay_inside_the_metric_range():
+    acc = np.array([[0.0, 2.0, 99.0], [4.0, 0.0, 100.0]])  # 2 seeds: a t band reaches far below 0
+    mean, lo, hi = figures.clipped_interval(acc, "t", 0.95, figures.PERCENT)
+    assert (lo >= 0).all() and (hi <= 100).all() and np.allclose(mean, [2.0, 1.0, 99.5])
+    raw_lo = figures._interval(acc, "t", 0.95)[1]
+    assert raw_lo[0] < 0  # what clipping removes
+    reward = np.array([[0.1, 0.5], [0.3, 0.9]])
+    _, lo, hi = figures.clipped_interval(reward, "t", 0.95, None)  # no a-priori range: the data's envelope
+    assert lo.min() >= 0.1 and hi.max() <= 0.9
+
+
+def test_legends_use_config_labels_and_axes_are_fixed(tmp_path, captured):
+    files = make_runs(tmp_path / "runs", {"sft": -0.1, "grpo": 0.0, "adora": 0.1, "brand_new": 0.05}, steps=4)
+    run_aggregate(files, tmp_path / "agg")
+    config = {"methods": {"grpo": {"label": "GRPO"}, "brand_new": {"label": "Brand-new method"}},
+              "ablations": {"methods": {"adora": {"label": "ADORA"}}}, "rl": {"num_generations": 8}}  # fmt: skip
+    (tmp_path / "prov.json").write_text(json.dumps({"config": config}))
+    agg = tmp_path / "agg"
+    argv = ["--curves", str(agg / "curves.csv"), "--eval", str(agg / "eval.csv"), "--problems"]
+    argv += [
+        str(agg / "problems.csv"),
+        "--out-dir",
+        str(tmp_path / "f"),
+        "--provenance",
+        str(tmp_path / "prov.json"),
+    ]
+    assert figures.main(argv) == 0
+    by_name = {name: (fig, title, caption, legend) for name, fig, title, caption, legend, _ in captured}
+    assert set(by_name) == set(figures.FIGURE_NAMES)
+    assert by_name["train_accuracy"][3] == ["GRPO", "Brand-new method", "ADORA"]  # config order
+    assert by_name["passk"][3][0] == "SFT start"
+    title = by_name["train_reward"][1]
+    assert "trailing mean over 4 logged steps" in title and "band: pointwise 95% t interval" in title
+    for name in ("train_accuracy", "passk", "acc_by_difficulty", "passk_decomposition"):
+        for ax in by_name[name][0].axes:
+            assert ax.get_ylim() == (0.0, 100.0), name
+    for ax in by_name["train_entropy"][0].axes:
+        assert all(float(t).is_integer() for t in ax.get_xticks())
+    assert [t.get_text() for t in by_name["passk"][0].axes[0].get_xticklabels()] == ["1", "2", "4", "8", "16"]
+    from PIL import Image
+
+    dpi = Image.open(tmp_path / "f" / "passk.png").info["dpi"]
+    assert round(dpi[0]) == figures.DPI and (tmp_path / "f" / "passk.pdf").stat().st_size > 1000
+
+
+def test_two_seeds_are_drawn_as_seeds_not_as_a_band(tmp_path, captured):
+    files = make_runs(tmp_path / "runs", {"sft": -0.1, "grpo": 0.0, "adora": 0.1}, seeds=(0, 1), steps=6)
+    run_aggregate(files, tmp_path / "agg")
+    curves = pd.read_csv(tmp_path / "agg" / "curves.csv")
+    figures.make_figures(curves, pd.DataFrame(), pd.DataFrame(), tmp_path / "f", window=3)
+    name, fig, title, *_ = captured[0]
+    assert "individual seeds" in title and "interval" not in title.split(";")[1].replace("no interval", "")
+    ax = fig.axes[0]
+    assert not ax.collections  # no fill_between band
+    assert len(ax.lines) == 2 * 3  # grpo, adora: mean + 2 seed lines each
+
+
+def test_paper_figures_and_report_layout(tmp_path, captured):
+    files = make_runs(tmp_path / "runs", {"sft": -0.1, "grpo": 0.0, "adora": 0.1, "etr": 0.05}, steps=4)
+    run_aggregate(files, tmp_path / "agg")
+    groups = figures.paper_methods(Path(__file__).resolve().parents[1] / "paper/claims.yaml")
+    assert {"adora", "guide", "etr"} <= set(groups) and {"adora", "grpo"} <= set(groups["adora"])
+    agg, out, rep = tmp_path / "agg", tmp_path / "f", tmp_path / "report"
+    argv = ["--curves", str(agg / "curves.csv"), "--eval", str(agg / "eval.csv"), "--problems"]
+    argv += [str(agg / "problems.csv"), "--out-dir", str(out), "--report-dir", str(rep)]
+    argv += ["--claims", str(Path(__file__).resolve().parents[1] / "paper/claims.yaml")]
+    assert figures.main(argv) == 0
+    assert sorted(p.name for p in (rep / "all").iterdir()) == sorted(f"{n}.png" for n in figures.FIGURE_NAMES)
+    assert (out / "adora" / "train_reward.pdf").is_file() and (rep / "etr" / "passk.png").is_file()
+    etr_legends = {label for name, *_, legend, folder in captured if folder == "etr" for label in legend}
+    assert etr_legends == {"sft", "grpo", "etr", "self-distillation", "capability gain"}  # no adora
+    sizes = {p.name: p.stat().st_size for p in (out / "etr").glob("*.png")}
+    assert sizes and all(size > 10_000 for size in sizes.values())
