@@ -229,3 +229,39 @@ def test_registry_rejects_unmapped_role(tmp_path):
     )
     with pytest.raises(claims.ClaimsError, match="role 'aime'"):
         claims.load_claims(bad)
+
+
+def test_consistency_across_experiments(doc):
+    one = doc | {"claims": [c for c in doc["claims"] if c["id"] == "etr_math500_vs_grpo"]}
+    grpo = {0: 0.30, 1: 0.31, 2: 0.32}
+    frames, exps = [], []
+    for name, etr in (("etr_a", {0: 0.34, 1: 0.36, 2: 0.38}), ("etr_b", {0: 0.33, 1: 0.34, 2: 0.35})):
+        frames.append(eval_rows(name, {"grpo": grpo, "etr": etr}))
+        exps.append(experiment(name, ["grpo", "etr"]))
+    data = claims.Data(empty_curves(), pd.concat(frames, ignore_index=True), problem_rows("x", {}))
+    df = claims.evaluate_claims(one, data, exps)
+    assert df["size"].tolist() == [SIZE, SIZE, claims.ALL_SIZES]
+    both = df.iloc[2]
+    assert both["exp"] == "etr_a + etr_b" and both["verdict"] == "reproduced"  # both models reproduced
+    assert both["p"] == pytest.approx(max(df.iloc[0]["p"], df.iloc[1]["p"]))  # intersection-union test
+    assert math.isnan(both["p_holm"])  # not part of the Holm family
+    # one seed per model (the paper-scale ETR configs): descriptive, with the signs counted
+    one_seed = [f[f["seed"] == 0] for f in frames]
+    data = claims.Data(empty_curves(), pd.concat(one_seed, ignore_index=True), problem_rows("x", {}))
+    df = claims.evaluate_claims(one, data, [experiment(e.name, ["grpo", "etr"], seeds=(0,)) for e in exps])
+    assert df["verdict"].tolist() == ["descriptive"] * 3
+    assert "2 of 2 differences on the claimed side" in df.iloc[2]["note"]
+
+
+def test_cli_dry_run_and_experiment_json(capsys):
+    from rlvr_repro import cli
+
+    argv = ["claims", "--claims", str(CLAIMS), "--base", str(REPO / "config" / "config.yaml")]
+    argv += ["--experiment", str(REPO / "config" / "experiments" / "guide_qwen25math7b.yaml")]
+    assert cli.main(argv) == 0
+    plan = capsys.readouterr().out
+    assert "guide_hard_pass1_vs_grpo,guide,problem_pass1,hard,aime24 aime25" in plan
+    exp = claims.experiment_from_json(
+        '{"name": "e", "source": "hub", "splits": ["aime24"], "runs": [["s", "grpo", 0]]}'
+    )
+    assert exp.runs == {("s", "grpo", 0)} and exp.trains("grpo") and not exp.trains("guide")

@@ -611,8 +611,6 @@ def evaluate_claim(claim: dict, doc: dict, exp: Experiment, data: Data) -> list[
         note = f"no paired values for {method} and {baseline} (matching seeds, problems, difficulty)"
         return [base | {"size": "", "n": 0, "verdict": stats.NOT_MEASURED, "note": note}]
     rows = [base | unit_row(claim, doc, exp, u) for u in units]
-    if claim.get("across_models") and rows:
-        rows.append(consistency_row(base, rows))
     return rows
 
 
@@ -668,28 +666,48 @@ def _tost_p(ci: stats.CI, margin: float) -> float:
     return max(1.0 - cdf((ci.mean + margin) / ci.se), 1.0 - cdf((margin - ci.mean) / ci.se))
 
 
-def consistency_row(base: dict, rows: list[dict]) -> dict:
-    """ "Consistently" across the models (sizes) of this evaluation: reproduced only when every model's
-    row is; contradicted when any is; p = the largest p (intersection-union test)."""
+def consistency_row(rows: list[dict]) -> dict:
+    """ "Consistently" across every model evaluated together (sizes, and experiments when several are
+    evaluated at once): reproduced only when every model's row is; contradicted when any is; descriptive
+    when any model has one seed (the note counts the models with a difference on the claimed side);
+    p = the largest p (intersection-union test)."""
     verdicts = [r["verdict"] for r in rows]
+    side = {"greater": 1.0, "less": -1.0}.get(rows[0]["direction"], 0.0)
+    on_side = sum(1 for r in rows if side * float(r["diff"]) > 0)
     if len(rows) < 2:
-        v, note = (
-            stats.INCONCLUSIVE,
-            "one model in this evaluation; consistency needs the claim's other models",
-        )
+        v, note = stats.INCONCLUSIVE, "one model evaluated; consistency needs the claim's other models"
     elif all(x == stats.REPRODUCED for x in verdicts):
         v, note = stats.REPRODUCED, "reproduced at every model"
     elif stats.CONTRADICTED in verdicts:
         v, note = stats.CONTRADICTED, "contradicted at some model"
+    elif stats.DESCRIPTIVE in verdicts:
+        v, note = (
+            stats.DESCRIPTIVE,
+            f"one seed at some model; {on_side} of {len(rows)} differences on the claimed side",
+        )
     else:
         v, note = stats.INCONCLUSIVE, "not reproduced at every model"
-    ps = [r["p"] for r in rows]
-    return base | {
+    ps = [float(r["p"]) for r in rows]
+    keep = (
+        "claim_id",
+        "paper",
+        "exploratory",
+        "role",
+        "method",
+        "baseline",
+        "statistic",
+        "unit",
+        "direction",
+        "level",
+    )
+    return {k: rows[0][k] for k in keep} | {
+        "exp": " + ".join(dict.fromkeys(r["exp"] for r in rows)),
+        "splits": " | ".join(dict.fromkeys(r["splits"] for r in rows)),
         "size": ALL_SIZES,
         "n": len(rows),
-        "p": max(ps) if all(math.isfinite(x) for x in ps) and len(rows) > 1 else math.nan,
+        "p": max(ps) if len(rows) > 1 and all(math.isfinite(x) for x in ps) else math.nan,
         "verdict": v,
-        "note": f"{note}: " + ", ".join(f"{r['size']} {r['verdict']}" for r in rows),
+        "note": f"{note}: " + ", ".join(f"{r['exp']}/{r['size']} {r['verdict']}" for r in rows),
     }
 
 
@@ -730,10 +748,15 @@ def evaluate_claims(doc: dict, data: Data, experiments: list[Experiment] | None 
         ) or ["?"]
         experiments = [experiment_from_data(n, data.ev[data.ev["exp"].astype(str) == n]) for n in names]
     rows = []
-    for exp in experiments:
-        sub = Data(*(_only(df, exp.name) for df in (data.curves, data.ev, data.problems)))
-        for claim in doc["claims"]:
-            rows += evaluate_claim(claim, doc, exp, sub)
+    for claim in doc["claims"]:
+        per_model = []
+        for exp in experiments:
+            sub = Data(*(_only(df, exp.name) for df in (data.curves, data.ev, data.problems)))
+            out = evaluate_claim(claim, doc, exp, sub)
+            rows += out
+            per_model += [r for r in out if r["verdict"] not in (stats.NOT_RUN, stats.NOT_MEASURED)]
+        if claim.get("across_models") and per_model:
+            rows.append(consistency_row(per_model))
     df = pd.DataFrame(rows)
     for col in CLAIMS_CSV_COLUMNS:
         if col not in df.columns:
@@ -795,36 +818,53 @@ def build_parser():
 
     p = argparse.ArgumentParser(
         prog="rlvr claims",
-        description="Dry run of the claims registry for one experiment config (or, with --data-dir, the "
-        "claims evaluated on its aggregated curves.csv, eval.csv and problems.csv).",
+        description="Dry run of the claims registry for experiment configs (which splits each claim reads, "
+        "which methods it needs, what is not run); with --data-dir, the claims evaluated on the aggregated "
+        "curves.csv, eval.csv and problems.csv. Several experiments at once also give each across_models "
+        "claim one row over all their models.",
     )
-    p.add_argument("--claims", required=True, help="paper/claims.yaml")
+    p.add_argument("--claims", default="paper/claims.yaml")
     p.add_argument(
-        "--config", nargs="+", required=True, help="config/config.yaml [config/experiments/X.yaml]"
+        "--base", default="config/config.yaml", help="the config every experiment file is merged over"
     )
-    p.add_argument("--data-dir", default=None, help="results/<exp>/tables: evaluate instead of planning")
+    p.add_argument("--experiment", action="append", default=[], help="config/experiments/X.yaml (repeatable)")
+    p.add_argument(
+        "--data-dir",
+        action="append",
+        default=[],
+        help="results/<exp>/tables, one per --experiment, same order",
+    )
     p.add_argument("--out", default=None, help="write the CSV here (default: stdout)")
     return p
+
+
+def _load_experiment(base: Path, path: str | None) -> Experiment:
+    from rlvr_repro import config as cfg  # jsonschema + yaml only
+
+    merged = yaml.safe_load(Path(base).read_text(encoding="utf-8"))
+    if path:
+        merged = cfg.merge(merged, yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    cfg.validate(merged, source=f"{base} + {path}" if path else str(base))
+    return experiment_from_config(merged)
 
 
 def main(argv: list[str] | None = None) -> int:
     import sys
 
-    from rlvr_repro import config as cfg
     from rlvr_repro.aggregate import read_tables
 
     args = build_parser().parse_args(argv)
     try:
-        merged: dict = {}
-        for path in args.config:
-            merged = cfg.merge(merged, yaml.safe_load(Path(path).read_text(encoding="utf-8")))
-        cfg.validate(merged, source=" + ".join(args.config))
-        doc, exp = load_claims(args.claims), experiment_from_config(merged)
+        exps = [_load_experiment(args.base, e) for e in args.experiment or [None]]
+        doc = load_claims(args.claims)
         if args.data_dir:
-            curves, ev, problems = read_tables(args.data_dir)
-            out = evaluate_claims(doc, Data(curves, ev, problems), [exp])
+            if len(args.data_dir) != len(exps):
+                raise ValueError("give one --data-dir per --experiment")
+            frames = [read_tables(d) for d in args.data_dir]
+            data = Data(*(pd.concat([f[i] for f in frames], ignore_index=True) for i in range(3)))
+            out = evaluate_claims(doc, data, exps)
         else:
-            out = plan_claims(doc, exp)
+            out = pd.concat([plan_claims(doc, e).assign(exp=e.name) for e in exps], ignore_index=True)
     except (ClaimsError, FileNotFoundError, ValueError) as exc:
         print(f"[claims] error: {exc}", file=sys.stderr)
         return 2
