@@ -498,3 +498,31 @@ def test_kl_k3():
     ref = T([0.0, 0.0, -3.0])
     # d = ref - logp = [0, 1, -1]: exp(d) - d - 1 = [0, e - 2, 1/e]
     assert close(kl_k3(logp, ref), [0.0, math.e - 2, math.exp(-1)])
+
+
+def test_seq_mean_counts_only_kept_rows():
+    # per-sequence means 1.5, (removed), 5 -> (1.5 + 5) / 2 kept rows = 3.25; whole-update count 4 -> 1.625
+    loss = T([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    mask = T([[1.0, 1.0], [0.0, 0.0], [1.0, 0.0]])
+    assert aggregate(loss, mask, "seq-mean").item() == pytest.approx(3.25)
+    assert aggregate(loss, mask, "seq-mean", num_items=4).item() == pytest.approx(1.625)
+
+
+def test_etr_low_cap():
+    # micro only, A = [9, 1, 1, 1]: mean |A| = 3, s = [3, 1/3, 1/3, 1/3] (bounds wide), mean s = 1 -> f = s
+    # eps_low .2 f = [.6, .0667 x3] -> capped at .5 -> [.5, .0667 x3]; eps_high .28 f = [.84, .0933 x3]
+    adv, std = T([9.0, 1.0, 1.0, 1.0]), T([1.0] * 4)
+    kw = dict(eps_low=0.2, eps_high=0.28, macro=False, s_min=0.01, s_max=100.0)
+    low, high, stats = get_clip_range("etr")(adv, std, eps_low_max=0.5, **kw)
+    assert close(low, [0.5, 0.2 / 3, 0.2 / 3, 0.2 / 3])
+    assert close(high, [0.84, 0.28 / 3, 0.28 / 3, 0.28 / 3])
+    assert stats["frac_low_capped"] == 0.25
+    uncapped, _, _ = get_clip_range("etr")(adv, std, **kw)
+    assert close(uncapped, [0.6, 0.2 / 3, 0.2 / 3, 0.2 / 3])
+
+
+def test_low_var_kl_is_clamped_k3():
+    # d = ref - logp = [1, 12]: k3 = [e - 2, e^12 - 13 = 162741.8] -> clamped to 10
+    logp, ref = T([0.0, 0.0]), T([1.0, 12.0])
+    assert close(core.get_kl("low_var_kl")(logp, ref), [math.e - 2, 10.0])
+    assert core.get_kl("k3")(logp, ref)[1].item() == pytest.approx(math.exp(12) - 13, rel=1e-5)

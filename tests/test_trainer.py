@@ -9,136 +9,37 @@ import math
 
 import pytest
 import torch
-from datasets import Dataset
+from rl_helpers import (
+    GUIDE,
+    SPEC,
+    G,
+    batch,
+    completions,
+    current_logps,
+    generate,
+    hand_loss,
+    logps,
+    make_trainer,
+    perturb,
+    rewarder,
+    row,
+    tiny_model,
+)
+from transformers import TrainerCallback
 from trl import GRPOTrainer
 
 from rlvr_repro import sampling
 from rlvr_repro.jsonl import write_jsonl
-from rlvr_repro.models import build_model, load_model, load_tokenizer
+from rlvr_repro.models import load_model
 from rlvr_repro.rl import core, train
 from rlvr_repro.rl.adora import adora_advantages
 from rlvr_repro.rl.etr import etr_clip_range
-from rlvr_repro.rl.train import grpo_config
-from rlvr_repro.rl.trainer import RLVRTrainer
-from rlvr_repro.tasks import HINT_TAG, make_prompt, with_hint
-
-torch.set_num_threads(1)
-
-G = 4
-SPEC = {
-    "steps": 2,
-    "prompts_per_step": 2,
-    "num_generations": G,
-    "max_completion_length": 16,
-    "learning_rate": 1e-3,
-    "temperature": 1.0,
-    "beta": 0.0,
-    "save_steps": 100,
-    "loss": "token-mean",
-    "advantage": {"name": "grpo", "scale": "group"},
-    "clip": {"name": "fixed", "eps_low": 0.2, "eps_high": 0.2},
-    "filter_groups": False,
-    "guide": {"enabled": False},
-}
-GUIDE = {"enabled": True, "shaping": "percentile", "ratio_context": "hinted"}
-PROBLEMS = {
-    "a": {"q": "1+1", "answer": "2", "hint": "one plus one"},
-    "b": {"q": "2*3", "answer": "6", "hint": "two threes"},
-    "c": {"q": "9-4", "answer": "5", "hint": "count down"},
-}
-
-
-def row(pid: str) -> dict:
-    p = PROBLEMS[pid]
-    return {
-        "prompt": make_prompt(p["q"]),
-        "answer": p["answer"],
-        "hint": p["hint"],
-        "difficulty": 1,
-        "id": pid,
-    }
-
-
-def batch(*pids: str) -> list[dict]:
-    """The trainer's layout: each prompt repeated G times, groups contiguous."""
-    return [row(pid) for pid in pids for _ in range(G)]
+from rlvr_repro.tasks import make_prompt, with_hint
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny")
-    build_model("tiny", path, seed=0)
-    return str(path)
-
-
-def make_trainer(model_dir, tmp_path, reward_fn, n_groups=2, **overrides):
-    spec = {**SPEC, "prompts_per_step": n_groups, **overrides}
-    args = grpo_config(spec, tmp_path / "work", seed=0)
-    args.report_to = []
-    ds = Dataset.from_list([row(pid) for pid in PROBLEMS])
-    trainer = RLVRTrainer(
-        model=load_model(model_dir),
-        reward_funcs=[reward_fn],
-        args=args,
-        train_dataset=ds,
-        processing_class=load_tokenizer(model_dir),
-        method=spec,
-    )
-    trainer.model.train()
-    trainer.current_gradient_accumulation_steps = 1  # set by the HF training loop; we call the hooks directly
-    return trainer
-
-
-def generate(trainer, rows, seed=0):
-    torch.manual_seed(seed)
-    return trainer._generate_and_score_completions(rows)
-
-
-def rewarder(table):
-    """Reward = table(id, hinted?, index in the call's list); records every call."""
-
-    calls = []
-
-    def reward(prompts, completions, id, **kwargs):  # noqa: A002 - TRL passes dataset columns by name
-        out = [
-            float(table(pid, HINT_TAG in p, i)) for i, (p, pid) in enumerate(zip(prompts, id, strict=True))
-        ]
-        calls.append({"prompts": list(prompts), "completions": list(completions), "rewards": out})
-        return out
-
-    reward.calls = calls
-    return reward
-
-
-def completions(out, i):
-    """Unpadded completion token ids of row i."""
-    n = int(out["completion_mask"][i].sum())
-    return out["completion_ids"][i, :n].tolist()
-
-
-@torch.no_grad()
-def logps(model, prompt_ids, completion_ids):
-    """log pi(c_t | prompt, c_<t) by one unpadded forward (independent of TRL's batching)."""
-    ids = torch.tensor([list(prompt_ids) + list(completion_ids)])
-    logits = model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1].float()
-    return logits.log_softmax(-1).gather(1, torch.tensor(completion_ids)[:, None])[:, 0]
-
-
-def current_logps(trainer, out):
-    """(B, T) log-probs of every row's completion under its PLAIN prompt, zero on padding."""
-    res = torch.zeros(out["completion_ids"].shape)
-    for i in range(res.size(0)):
-        prompt = out["prompt_ids"][i][out["prompt_mask"][i].bool()].tolist()
-        c = completions(out, i)
-        res[i, : len(c)] = logps(trainer.model, prompt, c)
-    return res
-
-
-def perturb(model, scale=0.05, seed=123):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * scale)
+    return tiny_model(tmp_path_factory)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -240,6 +141,33 @@ def test_filter_groups_drops_all_equal_groups(model_dir, tmp_path):
     assert on._metrics["train"]["frac_kept"][-1] == 0.5
 
 
+def test_seq_mean_divides_by_kept_sequences_of_the_whole_update(model_dir, tmp_path):
+    """seq-mean under filtering, one group per micro-batch, two micro-batches per update: the update's
+    loss is the mean over the KEPT sequences (group b), not over all rows of each micro-batch."""
+    reward = rewarder(lambda pid, hinted, i: pid == "a" or i % 2 == 0)  # group a all 1 (removed), b mixed
+    trainer = make_trainer(
+        model_dir, tmp_path, reward, filter_groups=True, loss="seq-mean", per_device_train_batch_size=G
+    )
+    assert (trainer.args.gradient_accumulation_steps, trainer.args.steps_per_generation) == (2, 2)
+    trainer.current_gradient_accumulation_steps = 2
+    out = generate(trainer, batch("a", "b"))
+    assert out["num_seqs_in_batch"].item() == G
+    cur = current_logps(trainer, out)
+    old = cur + 0.3 * torch.randn(cur.shape, generator=torch.Generator().manual_seed(4))
+    off = {**out, "old_per_token_logps": old}
+    halves = [{k: (v[s] if torch.is_tensor(v) and v.dim() else v) for k, v in off.items()} for s in
+              (slice(0, G), slice(G, 2 * G))]  # fmt: skip
+    total = sum(trainer._compute_loss(trainer.model, h).item() for h in halves)
+    per_seq = []
+    for i in range(G, 2 * G):  # group b, by hand
+        n = int(out["completion_mask"][i].sum())
+        r = torch.exp(cur[i, :n] - old[i, :n]).double()
+        a = out["advantages"][i].item()
+        per_seq.append((-torch.minimum(r * a, r.clamp(0.8, 1.2) * a)).mean().item())
+    assert abs(sum(per_seq)) > 1e-4
+    assert total == pytest.approx(sum(per_seq) / G, abs=1e-6)  # not / (2 G)
+
+
 # ---------------------------------------------------------------------------------------------------
 # 3. Guide-GRPO
 # ---------------------------------------------------------------------------------------------------
@@ -263,26 +191,6 @@ def spy_generate(trainer):
 
     trainer._generate = spy
     return calls
-
-
-def hand_loss(out, cur, old, shaping_q=0.9, beta=0.0):
-    """Guide + PPO-clip surrogate (+ beta * k3 KL) by hand, token-mean over kept tokens / num_items_in_batch."""
-    total = 0.0
-    for i in range(cur.size(0)):
-        n = int(out["completion_mask"][i].sum())
-        r = torch.exp(cur[i, :n] - old[i, :n]).double()
-        a = out["advantages"][i].item()
-        if out["hinted"][i]:
-            gamma = max(torch.quantile(r, shaping_q).item(), 1e-4)
-            per = -(r / (r + gamma)) * a
-        else:
-            lo, hi = 1 - out["eps_low_i"][i].item(), 1 + out["eps_high_i"][i].item()
-            per = -torch.minimum(r * a, r.clamp(lo, hi) * a)
-        if beta:
-            d = (out["ref_per_token_logps"][i, :n] - cur[i, :n]).double()
-            per = per + beta * (torch.exp(d) - d - 1)
-        total += per.sum().item() * out["keep"][i].item()
-    return total / out["num_items_in_batch"].item()
 
 
 def test_guide_resamples_failed_groups_with_hint(model_dir, tmp_path):
@@ -549,15 +457,17 @@ def rl_run(model_dir, tmp_path, monkeypatch):
     ]
     write_jsonl(data, records)
 
-    def run(name, steps, save_steps=2, seed=0):
-        spec = {**SPEC, "steps": steps, "save_steps": save_steps}
+    def run(name, steps, save_steps=2, seed=0, callbacks=None, **overrides):
+        spec = {**SPEC, "steps": steps, "save_steps": save_steps, **overrides}
         work = tmp_path / name
         metrics = tmp_path / f"{name}.metrics.jsonl"
         train.train_rl(
-            model_dir, data, tmp_path / f"{name}.model", spec, seed, 1, work, metrics, {"run": name}
-        )
+            model_dir, data, tmp_path / f"{name}.model", spec, seed, 1, work, metrics, {"run": name},
+            callbacks=callbacks,
+        )  # fmt: skip
         return [json.loads(line) for line in metrics.read_text().splitlines()]
 
+    run.model_dir = model_dir
     return run
 
 
@@ -586,3 +496,52 @@ def test_train_rl_deterministic_and_resumes_exactly(rl_run):
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for a, b in zip(full, resumed, strict=True):
         assert numbers(a) == numbers(b), a["step"]
+
+
+class Killed(Exception):
+    pass
+
+
+class KillAfterSave(TrainerCallback):
+    """Stands in for SIGKILL right after the checkpoint of optimizer step `step` is on disk."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise Killed(self.step)
+
+
+def half_constant_reward(prompts, completions, id, **kwargs):  # noqa: A002
+    """Even problems all correct (uninformative groups), odd ones the digit parity (mostly mixed), so
+    dynamic sampling needs refill rounds and carries groups over."""
+    parity = digit_parity_reward(prompts, completions)
+    return [1.0 if int(pid[1:]) % 2 == 0 else p for pid, p in zip(id, parity, strict=True)]
+
+
+def weights(path):
+    return load_model(str(path)).state_dict()
+
+
+@pytest.mark.parametrize("kill_at", [4, 2], ids=["after-final-checkpoint", "after-middle-checkpoint"])
+def test_killed_run_resumes_to_the_same_weights_and_metrics(rl_run, tmp_path, monkeypatch, kill_at):
+    """A run killed after a checkpoint and started again does exactly the remaining steps: with refill
+    (its carry-over buffer travels in the checkpoint) the weights and every metric equal the
+    uninterrupted run's."""
+    monkeypatch.setattr(train, "correctness_reward", half_constant_reward)
+    refill = {"filter_groups": True, "refill": {"enabled": True, "max_rounds": 3, "carry_over": True}}
+    full = rl_run("full", steps=4, **refill)
+    assert [r["step"] for r in full] == [1, 2, 3, 4]
+    assert any(r["grad_norm"] > 0 for r in full) and any(r["refill/rounds"] > 1 for r in full)
+    assert any(r["refill/from_buffer"] > 0 for r in full[kill_at:] or full)  # the buffer matters
+    with pytest.raises(Killed):
+        rl_run("killed", steps=4, callbacks=[KillAfterSave(kill_at)], **refill)
+    assert not (tmp_path / "killed.model").exists()
+    resumed = rl_run("killed", steps=4, **refill)
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4]
+    for a, b in zip(full, resumed, strict=True):
+        assert numbers(a) == numbers(b), a["step"]
+    w_full, w_resumed = weights(tmp_path / "full.model"), weights(tmp_path / "killed.model")
+    assert all(torch.equal(w_full[k], w_resumed[k]) for k in w_full)
+    assert not all(torch.equal(w_full[k], v) for k, v in weights(rl_run.model_dir).items() if k in w_full)
