@@ -211,6 +211,8 @@ def test_published_effect_and_equivalence(doc):
     eq = rows_of(df, "adora_robust_to_tau").iloc[0]
     assert eq["diff"] == pytest.approx(0.0, abs=1e-12) and eq["verdict"] == "reproduced"
     assert eq["min_effect"] == pytest.approx(0.02)
+    # TOST p: se = 0.005/sqrt(3), t = 0.02/se = 4 sqrt(3); one-sided p on 2 df = (1 - t/sqrt(t^2 + 2)) / 2
+    assert eq["p"] == pytest.approx((1 - 4 * math.sqrt(3) / math.sqrt(50)) / 2, rel=1e-5)
     # the same claim data in another experiment: the paper's number is not comparable there
     ev2 = ev.assign(exp="toy")
     df2 = claims.evaluate_claims(sub, claims.Data(empty_curves(), ev2, problem_rows("toy", {})),

@@ -619,10 +619,8 @@ def unit_row(claim: dict, doc: dict, exp: Experiment, u: Unit) -> dict:
     t, ci = claim["test"], u.ci
     min_eff = _min_effect(min_effect_spec(claim, doc), u.baseline_value)
     margin = min_eff if t["direction"] == "equivalent" else None
-    p = ci.p
-    if t["direction"] == "equivalent":
-        p = _tost_p(ci, min_eff)
     v = stats.verdict(ci.lo, ci.hi, t["direction"], margin=margin, n_seeds=ci.n_seeds)
+    p = _equivalence_p(ci, min_eff, v == stats.CONTRADICTED) if t["direction"] == "equivalent" else ci.p
     mde = stats.mde(ci.se, ci.df)
     reading, reading_value = "", math.nan
     if v == stats.INCONCLUSIVE:
@@ -658,11 +656,19 @@ def unit_row(claim: dict, doc: dict, exp: Experiment, u: Unit) -> dict:
     }
 
 
-def _tost_p(ci: stats.CI, margin: float) -> float:
-    """Two one-sided tests of |diff| >= margin: the larger one-sided p (t on df, else normal)."""
-    if not (math.isfinite(ci.se) and ci.se > 0):
+def _equivalence_p(ci: stats.CI, margin: float, against: bool) -> float:
+    """p-value matching an equivalence verdict (t on df, else normal). Equivalence: two one-sided tests
+    of |diff| >= margin, the larger one-sided p (<= 0.025 exactly when the 95% interval lies inside the
+    margins). ``against`` (non-equivalence shown): two-sided p of |diff| <= margin, 2 (1 - F((|d| - m)/se)).
+    """
+    if not math.isfinite(ci.se):
         return math.nan
+    if ci.se == 0.0:
+        inside = abs(ci.mean) < margin
+        return (1.0 if inside else 0.0) if against else (0.0 if inside else 1.0)
     cdf = (lambda z: stats.t_cdf(z, ci.df)) if math.isfinite(ci.df) else NormalDist().cdf
+    if against:
+        return min(1.0, 2.0 * (1.0 - cdf((abs(ci.mean) - margin) / ci.se)))
     return max(1.0 - cdf((ci.mean + margin) / ci.se), 1.0 - cdf((margin - ci.mean) / ci.se))
 
 
