@@ -16,6 +16,8 @@ rule evaluate:
         ),
     log:
         f"{OUT}/logs/eval/{{size}}_{{method}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/evaluate/{{size}}_{{method}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: THREADS
@@ -40,6 +42,8 @@ rule task_properties:
         f"{OUT}/tables/task_properties_{{size}}.json",
     log:
         f"{OUT}/logs/task_properties/{{size}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/task_properties/{{size}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: THREADS

@@ -1,3 +1,11 @@
+# The analysis rules are cheap: they run where Snakemake runs, never as cluster (GPU) jobs.
+localrules:
+    aggregate,
+    tables,
+    figures,
+    report,
+
+
 rule aggregate:
     input:
         metrics=metrics_files(),
@@ -28,8 +36,15 @@ rule tables:
             f"{OUT}/tables/method_size.md",
             caption="../../paper/captions/tables.rst",
             category="Tables",
+            subcategory="Method x size",
         ),
         f"{OUT}/tables/tables.json",
+        head_to_head=report(
+            f"{OUT}/tables/head_to_head.csv",
+            caption="../report/head_to_head.rst",
+            category="Tables",
+            subcategory="Head to head",
+        ),
     log:
         f"{OUT}/logs/tables.log",
     conda:
@@ -47,12 +62,16 @@ rule figures:
         problems=rules.aggregate.output.problems,
         curves=rules.aggregate.output.curves,
         provenance=f"{OUT}/provenance.json",
+        claims="paper/claims.yaml",
     output:
+        # PNG copies as report/<group>/<name>.png: group `all` (every method) or a paper of claims.yaml
         figures=report(
-            directory(f"{OUT}/figures/png"),
-            patterns=["{name}.png"],
-            caption="../../paper/captions/figures.rst",
+            directory(f"{OUT}/figures/report"),
+            patterns=["{group}/{name}.png"],
+            caption="../report/figures.rst",
             category="Figures",
+            subcategory="{group}",
+            labels={"methods": "{group}", "figure": "{name}"},
         ),
         done=touch(f"{OUT}/figures/done"),
     log:
@@ -63,8 +82,8 @@ rule figures:
         out_dir=lambda w, output: os.path.dirname(output.done),
     shell:
         "python -m rlvr_repro.cli figures --curves {input.curves} --eval {input.evals} --problems {input.problems}"
-        " --provenance {input.provenance} --out-dir {params.out_dir} > {log} 2>&1"
-        " && mkdir -p {output.figures} && cp {params.out_dir}/*.png {output.figures}/"
+        " --provenance {input.provenance} --claims {input.claims} --out-dir {params.out_dir}"
+        " --report-dir {output.figures} > {log} 2>&1"
 
 
 rule report:
@@ -79,7 +98,11 @@ rule report:
         ),
     output:
         html=report(f"{OUT}/report/report.html", category="Report"),
-        claims=f"{OUT}/report/claims.csv",
+        claims=report(
+            f"{OUT}/report/claims.csv",
+            caption="../report/claims.rst",
+            category="Report",
+        ),
     log:
         f"{OUT}/logs/report.log",
     conda:

@@ -7,6 +7,8 @@ rule sft:
         metrics=f"{OUT}/models/{{size}}/sft_metrics.jsonl",
     log:
         f"{OUT}/logs/sft/{{size}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/sft/{{size}}.tsv"
     conda:
         TRAIN_ENV
     threads: THREADS
@@ -40,6 +42,8 @@ rule rl:
         metrics=f"{run_dir()}/metrics.jsonl",
     log:
         f"{OUT}/logs/rl/{{size}}_{{method}}_seed{{seed}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/rl/{{size}}_{{method}}_seed{{seed}}.tsv"
     wildcard_constraints:
         method="|".join(RL_METHODS) or "^$",
     conda:
@@ -67,6 +71,8 @@ rule sft_continue:
         metrics=f"{run_dir()}/metrics.jsonl",
     log:
         f"{OUT}/logs/sft_continue/{{size}}_{{method}}_seed{{seed}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/sft_continue/{{size}}_{{method}}_seed{{seed}}.tsv"
     wildcard_constraints:
         method="|".join(SFT_METHODS) or "^$",
     conda:
