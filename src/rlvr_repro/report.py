@@ -189,7 +189,7 @@ def summary_html(doc: dict, results: pd.DataFrame) -> str:
         + "<th>exploratory</th><th>tested</th><th>survive Holm</th></tr></thead><tbody>"
     ]
     for p in papers:
-        r = results[results["paper"] == p]
+        r = results[(results["paper"] == p) & (results["size"] != "(all models)")]
         main = r[~r["exploratory"].astype(bool)]
         expl = r[r["exploratory"].astype(bool)]
         cells = "".join(f"<td>{int((main['verdict'] == v).sum())}</td>" for v in verdicts)
@@ -634,7 +634,7 @@ def make_report(args: argparse.Namespace) -> list[Path]:
         if len(ev) or len(curves)
         else []
     )
-    counts = results["verdict"].value_counts()
+    counts = results.loc[results["size"] != "(all models)", "verdict"].value_counts()
     rule = doc.get("verdict_rule", {})
     level = float(rule.get("level", stats.DEFAULT_LEVEL))
     n_eval = int(results["verdict"].isin([stats.REPRODUCED, stats.CONTRADICTED, stats.INCONCLUSIVE]).sum())
@@ -670,7 +670,7 @@ def make_report(args: argparse.Namespace) -> list[Path]:
     inline = {
         "exp": ", ".join(exps) or "?",
         "n_claims": str(len(doc["claims"])),
-        "n_rows": str(len(results)),
+        "n_rows": str(int((results["size"] != "(all models)").sum())),
         "n_reproduced": str(int(counts.get(stats.REPRODUCED, 0))),
         "n_contradicted": str(int(counts.get(stats.CONTRADICTED, 0))),
         "n_inconclusive": str(int(counts.get(stats.INCONCLUSIVE, 0))),
