@@ -2,6 +2,7 @@
 its verdict, MDE, multiplicity and published comparison. Fixtures are eval.csv / problems.csv rows in the
 columns aggregate.py defines, with the hub benchmarks as splits."""
 
+import json
 import math
 from pathlib import Path
 
@@ -267,3 +268,7 @@ def test_cli_dry_run_and_experiment_json(capsys):
         '{"name": "e", "source": "hub", "splits": ["aime24"], "runs": [["s", "grpo", 0]]}'
     )
     assert exp.runs == {("s", "grpo", 0)} and exp.trains("grpo") and not exp.trains("guide")
+    # the report rule passes the whole run list inline: longer than any file name may be
+    runs = [["tiny", f"method{i}", seed] for i in range(60) for seed in range(3)]
+    long = json.dumps({"name": "e", "source": "synthetic", "splits": ["test", "ood"], "runs": runs})
+    assert len(long) > 4096 and len(claims.experiment_from_json(long).runs) == 180

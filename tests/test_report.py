@@ -189,3 +189,38 @@ def test_report_errors_are_clear(tmp_path, capsys):
 def test_minimal_markdown_fallback():
     out = report.minimal_markdown("# T\n\nsome *x* and **y**\n\n- a\n- b\n")
     assert "<h1>T</h1>" in out and "<em>x</em>" in out and "<strong>y</strong>" in out and "<li>b</li>" in out
+
+
+def test_report_with_experiment_description(built, capsys):
+    root = built.parents[3]
+    argv = [
+        "--claims",
+        str(CLAIMS),
+        "--tables-dir",
+        str(root / "tables"),
+        "--figures-dir",
+        str(root / "figures"),
+    ]
+    argv += [
+        "--template",
+        str(TEMPLATE),
+        "--data-dir",
+        str(root / "agg"),
+        "--out",
+        str(root / "exp" / "r.html"),
+    ]
+    runs = [
+        [size, m, seed]
+        for size in ("tiny", "small")
+        for m in ("sft", "grpo", "adora", "etr")
+        for seed in (0, 1, 2)
+    ]
+    exp = {"name": "toy", "source": "synthetic", "splits": ["test", "ood"], "runs": runs}
+    assert report.main([*argv, "--experiment", json.dumps(exp)]) == 0
+    claims = pd.read_csv(root / "exp" / "claims.csv")
+    assert set(claims.loc[claims["claim_id"] == "guide_macro_acc_vs_grpo", "verdict"]) == {"not run"}
+    # the experiment says it trains guide, but the data hold no guide run: an error naming both
+    exp["runs"] = runs + [["tiny", "guide", s] for s in (0, 1, 2)]
+    assert report.main([*argv, "--experiment", json.dumps(exp)]) == 2
+    err = capsys.readouterr().err
+    assert "experiment toy trains guide at size tiny" in err

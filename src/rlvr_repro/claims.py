@@ -119,8 +119,8 @@ class Experiment:
 
 def experiment_from_json(obj: Mapping | str) -> Experiment:
     """``{"name", "source", "splits", "runs": [[size, method, seed], ...]}`` (the report rule writes it)."""
-    if isinstance(obj, str):
-        obj = json.loads(Path(obj).read_text(encoding="utf-8")) if Path(obj).is_file() else json.loads(obj)
+    if isinstance(obj, str):  # inline JSON, or the path of a JSON file
+        obj = json.loads(obj if obj.lstrip().startswith("{") else Path(obj).read_text(encoding="utf-8"))
     runs = obj.get("runs")
     return Experiment(
         name=str(obj["name"]),
