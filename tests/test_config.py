@@ -120,21 +120,9 @@ def test_static_grpo_fields_match_the_installed_trl():
 
 
 def _grpo_config():
-    """`grpo_config` wherever the RL package keeps it (rl/train.py, formerly rl.py)."""
-    import importlib.util
+    from rlvr_repro.rl.train import grpo_config
 
-    for name in ("rlvr_repro.rl.train", "rlvr_repro.rl"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "grpo_config"):
-            return module.grpo_config
-    legacy = ROOT / "src/rlvr_repro/rl.py"  # while the rl/ package is being introduced, it shadows rl.py
-    spec = importlib.util.spec_from_file_location("rlvr_repro._rl_module", legacy)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.grpo_config
+    return grpo_config
 
 
 def test_fields_the_project_sets_are_the_ones_the_rl_job_refuses(tmp_path):

@@ -44,19 +44,24 @@ PROJECT_SET_GRPO_FIELDS = {
 
 # Names each registry of the trainer accepts, and where a method spec names them. A static copy, so the
 # DAG is checked without importing torch; tests/test_config.py compares it with `live_registry_names()`.
+# Rollout hooks and loss transforms are not named in a config: each applies itself when its flag is set
+# (`filter_groups`, `guide.enabled`, `overlong.enabled`).
 REGISTRY_NAMES = {
     "advantage": ["adora", "grpo"],
     "clip": ["etr", "fixed"],
     "shaping": ["constant", "none", "percentile", "power"],
     "aggregation": ["dr-grpo", "seq-mean", "token-mean"],
+    "kl": ["k3", "low_var_kl"],
+    "rollout_hook": ["dynamic_sampling", "guide_hints", "overlong"],
+    "loss_transform": ["guide_hinted"],
 }
 REGISTRY_KEYS = {
     "advantage": ("advantage", "name"),
     "clip": ("clip", "name"),
     "shaping": ("guide", "shaping"),
     "aggregation": ("loss",),
+    "kl": ("kl",),
 }
-METHOD_ONLY_KEYS = {"trainer", "data", "label"}
 
 
 class ConfigError(ValueError):
@@ -65,14 +70,9 @@ class ConfigError(ValueError):
 
 def live_registry_names() -> dict[str, list[str]]:
     """The names registered in the trainer's code (imports torch); what REGISTRY_NAMES must equal."""
-    from . import algos as registries  # the one line to change when the registries move
+    from .rl.core import registry_names  # the one line to change if the registries move again
 
-    return {
-        "advantage": sorted(registries.ADVANTAGES),
-        "clip": sorted(registries.CLIP_RANGES),
-        "shaping": sorted(registries.SHAPINGS),
-        "aggregation": sorted(registries.AGGREGATIONS),
-    }
+    return registry_names()
 
 
 def merge(base: dict, override: dict) -> dict:
