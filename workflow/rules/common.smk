@@ -6,11 +6,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from rlvr_repro import config as cfg  # noqa: E402
+from rlvr_repro.rl.geometry import geometry_table  # noqa: E402 (no torch/TRL at DAG time)
 
 cfg.coerce_strings(config)  # --config 'rl={steps: 3}' gives the string '3'
 cfg.validate(
     config, source="config (config/config.yaml + --configfile/--config overrides)"
 )
+
+print(geometry_table(config), file=sys.stderr)  # the update geometry of every RL run
 
 EXP = config["name"]
 OUT = f"results/{EXP}"
