@@ -192,3 +192,27 @@ def test_dry_run_stops_on_a_misspelled_key_or_name_with_a_suggestion():
 def test_dry_run_takes_nested_numbers_from_the_command_line():
     out = dry_run("rl={steps: 3, max_grad_norm: 0.5}", "eval={n: 2}")
     assert out.returncode == 0, (out.stdout + out.stderr)[-2000:]
+
+
+def schema_keys(node, prefix=""):
+    """Dotted paths of every property the schema file declares; a definition's keys as `<definition>.key`."""
+    if not isinstance(node, dict) or "$ref" in node:
+        return []
+    keys = []
+    for key, sub in (node.get("properties") or {}).items():
+        path = f"{prefix}.{key}" if prefix else key
+        keys += [path, *schema_keys(sub, path)]
+    return keys
+
+
+def test_every_schema_key_is_documented_in_config_readme():
+    schema = yaml.safe_load(cfg.SCHEMA.read_text())
+    keys = schema_keys(schema)
+    for name, definition in schema["definitions"].items():
+        keys += schema_keys(definition, name)
+    readme = (ROOT / "config/README.md").read_text()
+    missing = [key for key in keys if f"`{key}`" not in readme]
+    assert not missing, f"config/README.md does not describe: {missing}"
+    assert len(keys) > 100
+    for field in cfg.PROJECT_SET_GRPO_FIELDS:  # the pass-through fields refused, and why
+        assert f"`{field}`" in readme, field
