@@ -8,7 +8,15 @@ import json
 import sys
 from pathlib import Path
 
-# Commands whose module parses its own arguments.
+# Commands whose module parses its own arguments, with their one-line help.
+DELEGATED_HELP = {
+    "aggregate": "concatenate per-run metrics and evaluation CSVs into tidy tables",
+    "figures": "training curves, pass@k, accuracy by difficulty, pass@k decomposition (PNG + PDF)",
+    "tables": "method x size tables, head-to-head, paired differences (CSV, Markdown, LaTeX)",
+    "report": "the regenerated paper with the claims table (HTML) and claims.csv",
+    "claims": "evaluate the claims registry against the aggregated tables",
+    "gpus": "run a command on its own GPUs (file locks, CUDA_VISIBLE_DEVICES)",
+}
 DELEGATED = {
     "aggregate": "aggregate",
     "figures": "figures",
@@ -33,67 +41,109 @@ def _split(text: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
-def _train_args(p: argparse.ArgumentParser) -> None:
+def _train_args(p: argparse.ArgumentParser, spec_help: str) -> None:
     p.add_argument("--model", required=True, help="model directory or hub id")
-    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--data", required=True, type=Path, help="training records, JSONL (`rlvr data` output)")
     p.add_argument("--out", required=True, type=Path, help="final model directory")
     p.add_argument("--work-dir", required=True, type=Path, help="checkpoints and TensorBoard logs")
     p.add_argument("--metrics", required=True, type=Path, help="per-step metrics JSONL")
-    p.add_argument("--spec", required=True, type=_json)
-    p.add_argument("--identity", default="{}", type=_json)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--spec", required=True, type=_json, help=spec_help)
+    p.add_argument("--identity", default="{}", type=_json, help=IDENTITY_HELP)
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
+
+
+IDENTITY_HELP = 'JSON {"exp", "size", "method", "seed"} copied into every metrics row (default {})'
+THREADS_HELP = "torch CPU threads (default 1)"
+
+
+def version() -> str:
+    """Package version, and the git commit of the checkout it runs from when there is one."""
+    import subprocess
+
+    from . import __version__
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
+                             capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return f"rlvr-repro {__version__}"
+    commit = out.stdout.strip() if out.returncode == 0 else ""
+    return f"rlvr-repro {__version__}" + (f" (git {commit})" if commit else "")
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="rlvr", description=__doc__)
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = argparse.ArgumentParser(
+        prog="rlvr",
+        description=__doc__,
+        epilog="`rlvr <command> -h` describes each command; config keys: config/README.md.",
+    )
+    ap.add_argument("--version", action="version", version=version(), help="print version and git commit")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="<command>")
 
     p = sub.add_parser(
         "data", help="write the data splits: synthetic tasks or hub/local data sets (data.source)"
     )
-    p.add_argument("--spec", required=True, type=_json)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--spec", required=True, type=_json, help="JSON of the config's `data:` block")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic tasks (config `data_seed`)")
+    p.add_argument("--out-dir", required=True, type=Path, help="folder for <split>.jsonl")
 
     p = sub.add_parser(
         "build-model", help="create a tiny model + tokenizer, or fetch a configured base model"
     )
-    p.add_argument("--size", required=True)
+    p.add_argument(
+        "--size", required=True, help="size name: a tiny size of models.py, or any name with --source"
+    )
     p.add_argument(
         "--source", default="", help="hub id (id@revision) or local model dir; empty: build the tiny size"
     )
     p.add_argument(
         "--template", default="plain", help="prompt template: its end-of-turn tokens stop generation"
     )
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path, help="model directory to write")
+    p.add_argument("--seed", type=int, default=0, help="initialisation seed of a built tiny model")
 
-    _train_args(sub.add_parser("sft", help="SFT warm start / SFT-continue control (TRL SFTTrainer)"))
-    _train_args(sub.add_parser("rl", help="one RL run through RLVRTrainer (TRL GRPOTrainer)"))
+    _train_args(
+        sub.add_parser("sft", help="SFT warm start / SFT-continue control (TRL SFTTrainer)"),
+        "JSON of the config's `sft:` block (steps, batch_size, learning_rate, ...; config.sft_continue_spec "
+        "for the control)",
+    )
+    _train_args(
+        sub.add_parser("rl", help="one RL run through RLVRTrainer (TRL GRPOTrainer)"),
+        "JSON of one method's RL spec: `rl:` with the method block merged on top (config.rl_spec)",
+    )
 
     p = sub.add_parser("eval", help="sample, grade, write tidy metrics and per-problem CSVs")
     p.add_argument("--run", required=True, action="append", nargs=4, metavar=("MODEL", "SEED", "OUT_CSV", "OUT_PROBLEMS"),
                    help="one model to evaluate with its sampling seed and outputs; repeatable (one process, many runs)")  # fmt: skip
-    p.add_argument("--split", required=True, action="append", type=_split, help="NAME=PATH, repeatable")
-    p.add_argument("--spec", required=True, type=_json)
-    p.add_argument("--identity", default="{}", type=_json, help="exp/size/method; the seed comes from --run")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--split", required=True, action="append", type=_split,
+                   help="NAME=PATH of a JSONL split to evaluate, repeatable")  # fmt: skip
+    p.add_argument(
+        "--spec",
+        required=True,
+        type=_json,
+        help="JSON of the `eval:` block for this method (config.eval_spec)",
+    )
+    p.add_argument(
+        "--identity", default="{}", type=_json, help="JSON exp/size/method; the seed comes from --run"
+    )
+    p.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
 
     p = sub.add_parser("task-properties", help="measure the task-design properties on the SFT model")
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--spec", required=True, type=_json)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--model", required=True, help="the SFT model directory")
+    p.add_argument("--data", required=True, type=Path, help="RL prompts, JSONL")
+    p.add_argument("--spec", required=True, type=_json, help="JSON of the config's `task_properties:` block")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
+    p.add_argument("--out", required=True, type=Path, help="JSON file to write")
 
     p = sub.add_parser("provenance", help="versions, git commit, config and hardware beside the results")
-    p.add_argument("--config", required=True, type=_json)
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--config", required=True, type=_json, help="JSON of the whole merged experiment config")
+    p.add_argument("--out", required=True, type=Path, help="provenance.json to write")
 
     for name in DELEGATED:
-        sub.add_parser(name, help=f"see `rlvr {name} -h`", add_help=False)
+        sub.add_parser(name, help=DELEGATED_HELP.get(name, f"see `rlvr {name} -h`"), add_help=False)
     return ap
 
 

@@ -656,13 +656,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval", required=True, help="aggregated eval.csv")
     p.add_argument("--problems", default=None, help="aggregated problems.csv (problem counts, decomposition)")
     p.add_argument("--curves", default=None, help="aggregated curves.csv (final training metrics)")
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--ci", choices=["t", "bootstrap"], default=stats.DEFAULT_SEED_CI)
-    p.add_argument("--level", type=float, default=stats.DEFAULT_LEVEL)
-    p.add_argument("--reference", default=REFERENCE_METHOD)
+    p.add_argument("--out-dir", required=True, help="folder for the CSV, Markdown and LaTeX tables")
+    p.add_argument(
+        "--ci", choices=["t", "bootstrap"], default=stats.DEFAULT_SEED_CI, help="interval over seeds"
+    )
+    p.add_argument("--level", type=float, default=stats.DEFAULT_LEVEL, help="interval level (0.95)")
+    p.add_argument("--reference", default=REFERENCE_METHOD, help="baseline method of the paired differences")
     p.add_argument("--start", default=START_METHOD, help="start model for the pass@k decomposition")
     p.add_argument("--final-frac", type=float, default=0.1, help="share of final steps averaged")
-    p.add_argument("--decomposition-k", type=int, default=16)
+    p.add_argument("--decomposition-k", type=int, default=16, help="k of the 'solved before' side")
     return p
 
 
