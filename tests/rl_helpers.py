@@ -145,3 +145,20 @@ def hand_loss(out, cur, old, shaping_q=0.9, beta=0.0):
             per = per + beta * (torch.exp(d) - d - 1)
         total += per.sum().item() * out["keep"][i].item()
     return total / out["num_items_in_batch"].item()
+
+
+T = torch.tensor  # short for the hand-written tensors of the tests
+
+
+def close(a, b, tol=1e-5):
+    return torch.allclose(
+        torch.as_tensor(a, dtype=torch.float), torch.as_tensor(b, dtype=torch.float), atol=tol
+    )
+
+
+def adv_inputs(correct, lengths=None, truncated=None):
+    correct = T(correct, dtype=torch.bool)
+    n = correct.numel()
+    lengths = T(lengths if lengths is not None else [10] * n)
+    truncated = T(truncated if truncated is not None else [False] * n)
+    return {"correct": correct, "lengths": lengths, "truncated": truncated}

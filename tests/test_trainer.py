@@ -26,7 +26,7 @@ from rl_helpers import (
     tiny_model,
 )
 from transformers import TrainerCallback
-from trl import GRPOTrainer
+from trl import GRPOConfig, GRPOTrainer
 
 from rlvr_repro import sampling
 from rlvr_repro.jsonl import write_jsonl
@@ -34,6 +34,7 @@ from rlvr_repro.models import load_model
 from rlvr_repro.rl import core, train
 from rlvr_repro.rl.adora import adora_advantages
 from rlvr_repro.rl.etr import etr_clip_range
+from rlvr_repro.rl.train import grpo_config
 from rlvr_repro.tasks import make_prompt, with_hint
 
 
@@ -545,3 +546,11 @@ def test_killed_run_resumes_to_the_same_weights_and_metrics(rl_run, tmp_path, mo
     w_full, w_resumed = weights(tmp_path / "full.model"), weights(tmp_path / "killed.model")
     assert all(torch.equal(w_full[k], w_resumed[k]) for k in w_full)
     assert not all(torch.equal(w_full[k], v) for k, v in weights(rl_run.model_dir).items() if k in w_full)
+
+
+def test_vllm_importance_sampling_is_off_unless_asked(tmp_path):
+    # TRL's default is True; the project sets it from the spec, default False (docs/METHODS.md §6)
+    assert GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False).vllm_importance_sampling_correction
+    assert grpo_config(SPEC, tmp_path, seed=0).vllm_importance_sampling_correction is False
+    on = grpo_config({**SPEC, "vllm_importance_sampling_correction": True}, tmp_path, seed=0)
+    assert on.vllm_importance_sampling_correction is True
