@@ -216,3 +216,24 @@ def test_every_schema_key_is_documented_in_config_readme():
     assert len(keys) > 100
     for field in cfg.PROJECT_SET_GRPO_FIELDS:  # the pass-through fields refused, and why
         assert f"`{field}`" in readme, field
+
+
+def test_registry_keyword_arguments_match_the_functions():
+    assert cfg.REGISTRY_KWARGS == cfg.live_registry_kwargs()
+
+
+def test_misspelled_keyword_argument_of_a_registered_function_fails_with_a_suggestion():
+    bad = default()
+    bad["methods"]["adora"]["advantage"]["tua"] = 0.5
+    with pytest.raises(
+        cfg.ConfigError, match=r"methods\.adora\.advantage: advantage 'adora' takes no 'tua'.*'tau'"
+    ):
+        cfg.validate(bad)
+    bad = default()
+    bad["rl"]["clip"]["kappa"] = 2.0  # an ETR knob on the default `fixed` clip: every inheriting method
+    with pytest.raises(cfg.ConfigError, match=r"rl\.clip: clip 'fixed' takes no 'kappa' \(method grpo"):
+        cfg.validate(bad)
+    bad = default()
+    bad["methods"]["guide"]["guide"]["shaping_kwargs"] = {"qq": 0.5}
+    with pytest.raises(cfg.ConfigError, match=r"shaping 'percentile' takes no 'qq'.*did you mean 'q'"):
+        cfg.validate(bad)

@@ -55,6 +55,30 @@ REGISTRY_NAMES = {
     "rollout_hook": ["dynamic_sampling", "guide_hints", "overlong"],
     "loss_transform": ["guide_hinted"],
 }
+# Keyword arguments a config may give each registered function (its keyword-only parameters, less the
+# ones the trainer supplies); a typo such as `tua` would otherwise stop the RL job with a TypeError.
+REGISTRY_KWARGS = {
+    "advantage": {
+        "adora": ["mode", "lam", "amplify", "tau", "edge_rule", "exclude_truncated", "scale", "eps"],
+        "grpo": ["scale", "eps"],
+    },
+    "clip": {
+        "etr": [
+            "eps_low",
+            "eps_high",
+            "micro",
+            "macro",
+            "kappa",
+            "s_min",
+            "s_max",
+            "normalize",
+            "eps_low_max",
+        ],
+        "fixed": ["eps_low", "eps_high"],
+    },
+    "shaping": {"constant": ["gamma"], "none": [], "percentile": ["q", "floor", "scope"], "power": ["gamma"]},
+}
+TRAINER_SUPPLIED = {"correct", "lengths", "truncated"}
 REGISTRY_KEYS = {
     "advantage": ("advantage", "name"),
     "clip": ("clip", "name"),
@@ -73,6 +97,20 @@ def live_registry_names() -> dict[str, list[str]]:
     from .rl.core import registry_names  # the one line to change if the registries move again
 
     return registry_names()
+
+
+def live_registry_kwargs() -> dict[str, dict[str, list[str]]]:
+    """REGISTRY_KWARGS as the registered functions' signatures give it (imports torch)."""
+    import inspect
+
+    from .rl.core import registries
+
+    def knobs(fn) -> list[str]:
+        params = inspect.signature(fn).parameters.values()
+        return [p.name for p in params if p.kind == p.KEYWORD_ONLY and p.name not in TRAINER_SUPPLIED]
+
+    live = registries()
+    return {kind: {name: knobs(fn) for name, fn in sorted(live[kind].items())} for kind in REGISTRY_KWARGS}
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -238,7 +276,30 @@ def _registry_errors(config: dict) -> list[str]:
                     f"{owner}.{'.'.join(path)}: unknown {kind} {node!r} in method {method} "
                     f"(registered: {', '.join(valid)}){suggest(node, valid)}"
                 )
+        lines += _kwarg_errors(method, block, spec)
     return sorted(set(lines))
+
+
+def _kwarg_errors(method: str, block: dict, spec: dict) -> list[str]:
+    """Keyword arguments the named functions do not take (`advantage: {name: adora, tua: 0.5}`)."""
+    guide = spec.get("guide") or {}
+    given = {
+        ("advantage",): ("advantage", spec["advantage"].get("name"), set(spec["advantage"]) - {"name"}),
+        ("clip",): ("clip", spec["clip"].get("name"), set(spec["clip"]) - {"name"}),
+        ("guide", "shaping_kwargs"): ("shaping", guide.get("shaping", "percentile"), set(guide.get("shaping_kwargs") or {})),
+    }  # fmt: skip
+    lines = []
+    for path, (kind, name, keys) in given.items():
+        valid = REGISTRY_KWARGS[kind].get(name)
+        if valid is None:
+            continue  # an unknown name, reported on its own
+        for key in sorted(keys - set(valid)):
+            owner = f"methods.{method}" if _has_path(block, (*path, key)) else "rl"
+            lines.append(
+                f"{owner}.{'.'.join(path)}: {kind} {name!r} takes no {key!r} (method {method}; it takes: "
+                f"{', '.join(valid) or 'nothing'}){suggest(key, valid)}"
+            )
+    return lines
 
 
 def _has_path(block: dict, path: tuple) -> bool:
