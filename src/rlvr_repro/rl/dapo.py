@@ -71,7 +71,7 @@ class Overlong:
 
 @register_rollout_hook("dynamic_sampling")
 class DynamicSampling:
-    """Dynamic sampling (config `filter_groups: true`): only informative groups (scores not all equal)
+    """Dynamic sampling (config `filter_groups: true`; docs/METHODS.md §5): only informative groups (scores not all equal)
     train. `refill: {enabled: false}` masks the others out of the loss (keep = 0) and trains on fewer
     prompts; `refill: {enabled: true, max_rounds, carry_over}` samples more rounds of fresh prompts
     until every slot holds an informative group, as guide_rl's `rollout`:
