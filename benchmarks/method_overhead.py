@@ -4,9 +4,11 @@ Runs every RL method of the config for the same number of steps, one after the o
 SFT model, data and seed, one thread each, nothing else running, and prints the mean optimizer-step
 time (first step dropped: it warms caches) and its ratio to GRPO. Guide's re-sampling is reported
 separately: its extra generation is the method, not overhead (the issue's target excludes it).
+Dynamic sampling's cost is shown per step: generation rounds and completions generated (`refill/*`,
+docs/METHODS.md §5); `filter_grpo` against the mask-only ablation `filter_grpo_mask` is the price of refill.
 
     python benchmarks/method_overhead.py --model results/default/models/tiny/sft \
-        --data results/default/data/rl.jsonl --steps 8
+        --data results/default/data/rl.jsonl --steps 8 --methods grpo filter_grpo_mask filter_grpo
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def main() -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--data", required=True)
     ap.add_argument("--steps", type=int, default=8, help="rollout steps per method")
-    ap.add_argument("--methods", nargs="*", default=None)
+    ap.add_argument("--methods", nargs="*", default=None, help="method or ablation blocks (default: methods:)")
     args = ap.parse_args()
     config = yaml.safe_load(Path(args.config).read_text())
     methods = args.methods or [m for m in config["methods"] if not cfg.is_sft_method(config, m)]
@@ -62,12 +64,17 @@ def main() -> None:
                              ("step_time", "time/generate", "time/score", "time/backward")}  # fmt: skip
             hinted = [r["guide/frac_hinted"] for r in rows if "guide/frac_hinted" in r]
             times[method]["frac_hinted"] = statistics.mean(hinted) if hinted else 0.0
+            for key in ("refill/rounds", "refill/rollouts", "refill/frac_informative"):
+                values = [r[key] for r in rows if key in r]
+                times[method][key] = statistics.mean(values) if values else float("nan")
     grpo = times["grpo"]["step_time"]
-    print("method        step_s  generate  score  backward  vs_grpo  backward_vs_grpo  share_hinted")
+    print("method            step_s  generate  score  backward  vs_grpo  backward_vs_grpo  share_hinted"
+          "  rounds  rollouts  informative")  # fmt: skip
     for method, t in times.items():
-        print(f"{method:12s} {t['step_time']:7.3f} {t['time/generate']:8.3f} {t['time/score']:6.3f} "
+        print(f"{method:16s} {t['step_time']:7.3f} {t['time/generate']:8.3f} {t['time/score']:6.3f} "
               f"{t['time/backward']:9.3f} {t['step_time'] / grpo:7.2f}x "
-              f"{t['time/backward'] / times['grpo']['time/backward']:16.2f}x {t['frac_hinted']:12.2f}")  # fmt: skip
+              f"{t['time/backward'] / times['grpo']['time/backward']:16.2f}x {t['frac_hinted']:12.2f}"
+              f"  {t['refill/rounds']:6.2f}  {t['refill/rollouts']:8.1f}  {t['refill/frac_informative']:11.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

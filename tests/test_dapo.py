@@ -16,6 +16,7 @@ from rl_helpers import (
 
 from rlvr_repro.rl import core
 from rlvr_repro.rl.dapo import soft_overlong_penalty
+from rlvr_repro.tasks import HINT_TAG
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +142,30 @@ def test_carried_over_groups_get_old_logps_of_the_current_policy(model_dir, tmp_
     m = out["completion_mask"][:G].bool()
     assert torch.allclose(out["old_per_token_logps"][:G][m], cur[:G][m], atol=1e-5)
     assert (out["old_per_token_logps"][:G][m] - stale[m]).abs().max() > 1e-2
+
+
+def test_guide_resampling_runs_inside_each_refill_round(model_dir, tmp_path):
+    """guide_rl's order: round 1 = plain [a, b] -> a (all failed) re-sampled with its hint, mixed, kept;
+    b all correct, dropped; round 2 = fresh [c, c], both mixed: batch [a hinted, c], c carried over."""
+
+    def table(pid, hinted, i):
+        return (pid == "a" and i % 2 == 0) if hinted else (pid == "b" or (pid == "c" and i % 2 == 0))
+
+    guide = {"enabled": True, "shaping": "percentile", "ratio_context": "hinted"}
+    refill = {"enabled": True, "max_rounds": 4, "carry_over": True}
+    trainer = make_trainer(
+        model_dir, tmp_path, rewarder(table), dataset=["c"], filter_groups=True, refill=refill, guide=guide
+    )
+    reward = trainer.reward_funcs[0]
+    out = generate(trainer, batch("a", "b"))
+    # reward calls in guide_rl's order: round 1 plain [a, b], a with its hint, round 2 plain [c, c]
+    assert [len(c["prompts"]) for c in reward.calls] == [2 * G, G, 2 * G]
+    assert all(HINT_TAG in p for p in reward.calls[1]["prompts"])
+    assert not any(HINT_TAG in p for p in reward.calls[0]["prompts"] + reward.calls[2]["prompts"])
+    assert prompts_of(trainer, out) == ["a"] * G + ["c"] * G
+    assert out["hinted"].tolist() == [True] * G + [False] * G
+    assert out["keep"].tolist() == [1.0] * 2 * G
+    assert torch.isfinite(out["old_per_token_logps"][:G][out["completion_mask"][:G].bool()]).all()
+    assert last(trainer, "refill/rounds") == 2
+    assert last(trainer, "refill/rollouts") == 5 * G  # 2 plain rounds of 2 groups + 1 hinted group
+    assert len(trainer.sampler.buffer) == 1 and not trainer.sampler.buffer[0]["hinted"].any()
