@@ -51,7 +51,9 @@ def main() -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--data", required=True)
     ap.add_argument("--steps", type=int, default=8, help="rollout steps per method")
-    ap.add_argument("--methods", nargs="*", default=None, help="method or ablation blocks (default: methods:)")
+    ap.add_argument(
+        "--methods", nargs="*", default=None, help="method or ablation blocks (default: methods:)"
+    )
     args = ap.parse_args()
     config = yaml.safe_load(Path(args.config).read_text())
     methods = args.methods or [m for m in config["methods"] if not cfg.is_sft_method(config, m)]
