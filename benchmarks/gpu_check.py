@@ -45,7 +45,7 @@ from rlvr_repro import config as cfg  # noqa: E402
 from rlvr_repro import rl  # noqa: E402
 from rlvr_repro.jsonl import write_jsonl  # noqa: E402
 from rlvr_repro.tasks import HINT_TAG, build_splits  # noqa: E402
-from rlvr_repro.trainer import RLVRTrainer  # noqa: E402
+from rlvr_repro.rl.trainer import RLVRTrainer  # noqa: E402
 
 QWEN25_05B = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
                   intermediate_size=4864, vocab_size=151936, max_position_embeddings=32768, rope_theta=1e6,
