@@ -378,6 +378,12 @@ def test_legends_use_config_labels_and_axes_are_fixed(tmp_path, captured):
     assert [t.get_text() for t in by_name["passk"][0].axes[0].get_xticklabels()] == ["1", "2", "4", "8", "16"]
     from PIL import Image
 
+    captured.clear()  # --labels (what the workflow passes) wins over the provenance config's sorted keys
+    labels = [["adora", "ADORA"], ["grpo", "GRPO"], ["brand_new", "Brand-new method"]]
+    assert figures.main([*argv, "--labels", json.dumps(labels)]) == 0
+    assert [legend for name, *_, legend, _ in captured if name == "train_accuracy"] == [
+        ["ADORA", "GRPO", "Brand-new method"]
+    ]
     dpi = Image.open(tmp_path / "f" / "passk.png").info["dpi"]
     assert round(dpi[0]) == figures.DPI and (tmp_path / "f" / "passk.pdf").stat().st_size > 1000
 

@@ -594,6 +594,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a provenance.json: its config gives method order and labels, and its rl block the settings note",
     )
     p.add_argument(
+        "--labels",
+        type=json.loads,
+        default=None,
+        help="JSON [[method, label], ...] in config order (default: the provenance config, whose keys are sorted)",
+    )
+    p.add_argument(
         "--claims", default=None, help="claims YAML: also draw each paper's methods in OUT_DIR/<paper>/"
     )
     p.add_argument("--report-dir", default=None, help="copy every PNG to REPORT_DIR/<all|paper>/<name>.png")
@@ -616,9 +622,10 @@ def main(argv: list[str] | None = None) -> int:
         train_note=training_note(args.provenance),
     )
     config = read_config(args.provenance)
-    kw["methods"] = Methods(
-        cfg.method_labels(config) if "methods" in config else None, args.start, methods_in(*tables)
-    )
+    labels = dict(args.labels) if args.labels is not None else None
+    if labels is None and "methods" in config:
+        labels = cfg.method_labels(config)
+    kw["methods"] = Methods(labels, args.start, methods_in(*tables))
     out_dir = Path(args.out_dir)
     paths = make_figures(*tables, out_dir, **kw)
     if args.claims:

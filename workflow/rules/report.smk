@@ -80,9 +80,11 @@ rule figures:
         "../../envs/analysis.yaml"
     params:
         out_dir=lambda w, output: os.path.dirname(output.done),
+        # [[method, label], ...] in config order: it orders, labels and styles the methods
+        labels=json.dumps(list(cfg.method_labels(config).items())),
     shell:
         "python -m rlvr_repro.cli figures --curves {input.curves} --eval {input.evals} --problems {input.problems}"
-        " --provenance {input.provenance} --claims {input.claims} --out-dir {params.out_dir}"
+        " --provenance {input.provenance} --claims {input.claims} --labels {params.labels:q} --out-dir {params.out_dir}"
         " --report-dir {output.figures} > {log} 2>&1"
 
 
