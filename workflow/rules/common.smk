@@ -3,7 +3,9 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# the repository root: workflow/Snakefile, src/, config/
+ROOT = Path(workflow.basedir).parent
+sys.path.insert(0, str(ROOT / "src"))
 
 from rlvr_repro import config as cfg  # noqa: E402
 from rlvr_repro.rl.geometry import geometry_table  # noqa: E402 (no torch/TRL at DAG time)
@@ -183,4 +185,4 @@ def all_outputs():
 # Without --use-conda, jobs use the Python that runs Snakemake (e.g. .venv/bin/snakemake unactivated).
 _uses_conda = "conda" in str(workflow.deployment_settings.deployment_method).lower()
 _path = "" if _uses_conda else f'export PATH="{Path(sys.executable).parent}:$PATH"; '
-shell.prefix(f"{_path}export PYTHONPATH={Path(workflow.basedir) / 'src'}; ")
+shell.prefix(f"{_path}export PYTHONPATH={ROOT / 'src'}; ")
