@@ -165,8 +165,10 @@ def test_guide_resamples_hinted_prompts_through_the_same_engine(setup, tmp_path)
     trainer.train()
     llm.generate = real_generate
 
-    # per step: the plain rollout (no hint), then the re-sampling of the all-failed groups with hints
-    assert hinted_calls == [0, 2 * G] * 3
+    # every plain round (no hint: all its groups fail) is followed by the hinted re-sampling of all its
+    # groups through the same engine; refill (Guide filters groups) may add rounds within a step
+    assert len(hinted_calls) >= 6 and len(hinted_calls) % 2 == 0
+    assert set(hinted_calls[0::2]) == {0} and all(n > 0 and n % G == 0 for n in hinted_calls[1::2])
     logs = [h for h in trainer.state.log_history if "loss" in h]
     assert len(logs) == 3
     assert all(h["guide/frac_hinted"] == 1.0 for h in logs)
