@@ -44,9 +44,12 @@ def _split(text: str) -> tuple[str, Path]:
 def _train_args(p: argparse.ArgumentParser, spec_help: str) -> None:
     p.add_argument("--model", required=True, help="model directory or hub id")
     p.add_argument("--data", required=True, type=Path, help="training records, JSONL (`rlvr data` output)")
-    p.add_argument("--out", required=True, type=Path, help="final model directory")
-    p.add_argument("--work-dir", required=True, type=Path, help="checkpoints and TensorBoard logs")
-    p.add_argument("--metrics", required=True, type=Path, help="per-step metrics JSONL")
+    p.add_argument("--out", type=Path, help="final model directory (one run; or use --run)")
+    p.add_argument("--work-dir", type=Path, help="checkpoints and TensorBoard logs (one run)")
+    p.add_argument("--metrics", type=Path, help="per-step metrics JSONL (one run)")
+    p.add_argument("--run", action="append", nargs=4, metavar=("OUT", "WORK_DIR", "METRICS", "SEED"),
+                   help="one training run (final model dir, checkpoint dir, metrics JSONL, seed); repeatable: "
+                   "one process trains the runs one after another, paying the imports once")  # fmt: skip
     p.add_argument("--spec", required=True, type=_json, help=spec_help)
     p.add_argument("--identity", default="{}", type=_json, help=IDENTITY_HELP)
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
@@ -187,13 +190,25 @@ def cmd_build_model(a):
 def cmd_sft(a):
     from .sft import train_sft
 
-    train_sft(a.model, a.data, a.out, a.spec, a.seed, a.threads, a.work_dir, a.metrics, a.identity)
+    for out, work, metrics, seed in _runs(a):
+        train_sft(a.model, a.data, out, a.spec, seed, a.threads, work, metrics, {**a.identity, "seed": seed})
+
+
+def _runs(a) -> list[tuple[Path, Path, Path, int]]:
+    """(out, work_dir, metrics, seed) of every run: the repeated --run, or the single-run flags."""
+    if a.run:
+        return [(Path(o), Path(w), Path(m), int(s)) for o, w, m, s in a.run]
+    missing = [f"--{k.replace('_', '-')}" for k in ("out", "work_dir", "metrics") if getattr(a, k) is None]
+    if missing:
+        raise SystemExit(f"rlvr {a.command}: give --run OUT WORK_DIR METRICS SEED, or {' '.join(missing)}")
+    return [(a.out, a.work_dir, a.metrics, a.seed)]
 
 
 def cmd_rl(a):
     from .rl.train import train_rl
 
-    train_rl(a.model, a.data, a.out, a.spec, a.seed, a.threads, a.work_dir, a.metrics, a.identity)
+    for out, work, metrics, seed in _runs(a):
+        train_rl(a.model, a.data, out, a.spec, seed, a.threads, work, metrics, {**a.identity, "seed": seed})
 
 
 def cmd_eval(a):

@@ -8,7 +8,9 @@ ROOT = Path(workflow.basedir).parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from rlvr_repro import config as cfg  # noqa: E402
-from rlvr_repro.rl.geometry import geometry_table  # noqa: E402 (no torch/TRL at DAG time)
+from rlvr_repro.rl.geometry import (
+    geometry_table,
+)  # noqa: E402 (no torch/TRL at DAG time)
 
 cfg.coerce_strings(config)  # --config 'rl={steps: 3}' gives the string '3'
 cfg.validate(
@@ -92,14 +94,15 @@ def job_spec(kind):
     return {**JOB_DEFAULTS[kind], **config.get("resources", {}).get(kind, {})}
 
 
-def job_resources(kind):
+def job_resources(kind, runs=1):
     """Snakemake resources of a job kind. `gpu` is the job's total (per node x nodes): what the
     workstation profile's global `gpu` limit and SLURM's --gpus count. A multi-node job is an `mpi`
     job for the SLURM executor (the rule's own `srun` starts one launcher per node)."""
     spec = job_spec(kind)
     out = {
         "mem_mb": spec["mem_mb"],
-        "runtime": spec["runtime"],
+        "runtime": spec["runtime"]
+        * runs,  # a job trains `runs` seeds one after another
         "gpu": spec["gpu"] * spec["nodes"],
     }
     if spec.get("cpus_per_gpu") and spec["gpu"]:
@@ -138,6 +141,25 @@ def launcher(kind, distributed=True):
 
 def run_dir(size="{size}", method="{method}", seed="{seed}"):
     return f"{OUT}/runs/{size}/{method}/seed{seed}"
+
+
+def seed_files(name):
+    """`name` in every seed's run directory of the job's (size, method): one job trains all seeds."""
+    return expand(
+        f"{OUT}/runs/{{{{size}}}}/{{{{method}}}}/seed{{seed}}/{name}", seed=SEEDS
+    )
+
+
+def seed_dirs(name):
+    return [directory(path) for path in seed_files(name)]
+
+
+def train_run_args(w, output):
+    """`--run OUT WORK_DIR METRICS SEED` per seed, in the order of the job's outputs."""
+    runs = zip(SEEDS, output.models, output.metrics)
+    return " ".join(
+        f"--run {m} {run_dir(w.size, w.method, s)}/work {x} {s}" for s, m, x in runs
+    )
 
 
 def eval_files(kind):

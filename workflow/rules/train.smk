@@ -38,28 +38,27 @@ rule rl:
         model=f"{OUT}/models/{{size}}/sft",
         data=f"{OUT}/data/rl.jsonl",
     output:
-        model=directory(f"{run_dir()}/model"),
-        metrics=f"{run_dir()}/metrics.jsonl",
+        models=seed_dirs("model"),
+        metrics=seed_files("metrics.jsonl"),
     log:
-        f"{OUT}/logs/rl/{{size}}_{{method}}_seed{{seed}}.log",
+        f"{OUT}/logs/rl/{{size}}_{{method}}.log",
     benchmark:
-        f"{OUT}/benchmarks/rl/{{size}}_{{method}}_seed{{seed}}.tsv"
+        f"{OUT}/benchmarks/rl/{{size}}_{{method}}.tsv"
     wildcard_constraints:
         method="|".join(RL_METHODS) or "^$",
     conda:
         TRAIN_ENV
     threads: THREADS
     resources:
-        **job_resources("train"),
+        **job_resources("train", runs=len(SEEDS)),
     params:
         launch=launcher("train"),
         spec=lambda w: as_json(cfg.rl_spec(config, w.method)),
-        work=f"{run_dir()}/work",
-        identity=identity,
+        runs=train_run_args,
+        identity=lambda w: as_json({"exp": EXP, "size": w.size, "method": w.method}),
     shell:
-        "{params.launch} -m rlvr_repro.cli rl --model {input.model} --data {input.data} --out {output.model}"
-        " --work-dir {params.work} --metrics {output.metrics} --spec {params.spec:q} --identity {params.identity:q}"
-        " --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
+        "{params.launch} -m rlvr_repro.cli rl --model {input.model} --data {input.data} {params.runs}"
+        " --spec {params.spec:q} --identity {params.identity:q} --threads {threads} > {log} 2>&1"
 
 
 rule sft_continue:
@@ -67,25 +66,24 @@ rule sft_continue:
         model=f"{OUT}/models/{{size}}/sft",
         data=lambda w: f"{OUT}/data/{cfg.sft_continue_spec(config, w.method)['data']}.jsonl",
     output:
-        model=directory(f"{run_dir()}/model"),
-        metrics=f"{run_dir()}/metrics.jsonl",
+        models=seed_dirs("model"),
+        metrics=seed_files("metrics.jsonl"),
     log:
-        f"{OUT}/logs/sft_continue/{{size}}_{{method}}_seed{{seed}}.log",
+        f"{OUT}/logs/sft_continue/{{size}}_{{method}}.log",
     benchmark:
-        f"{OUT}/benchmarks/sft_continue/{{size}}_{{method}}_seed{{seed}}.tsv"
+        f"{OUT}/benchmarks/sft_continue/{{size}}_{{method}}.tsv"
     wildcard_constraints:
         method="|".join(SFT_METHODS) or "^$",
     conda:
         TRAIN_ENV
     threads: THREADS
     resources:
-        **job_resources("sft"),
+        **job_resources("sft", runs=len(SEEDS)),
     params:
         launch=launcher("sft"),
         spec=lambda w: as_json(cfg.sft_continue_spec(config, w.method)),
-        work=f"{run_dir()}/work",
-        identity=identity,
+        runs=train_run_args,
+        identity=lambda w: as_json({"exp": EXP, "size": w.size, "method": w.method}),
     shell:
-        "{params.launch} -m rlvr_repro.cli sft --model {input.model} --data {input.data} --out {output.model}"
-        " --work-dir {params.work} --metrics {output.metrics} --spec {params.spec:q} --identity {params.identity:q}"
-        " --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
+        "{params.launch} -m rlvr_repro.cli sft --model {input.model} --data {input.data} {params.runs}"
+        " --spec {params.spec:q} --identity {params.identity:q} --threads {threads} > {log} 2>&1"

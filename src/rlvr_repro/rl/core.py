@@ -56,6 +56,10 @@ def _register(registry: dict, name: str) -> Callable:
 
 
 def _lookup(registry: dict, kind: str, name: str):
+    if name not in registry:  # the method modules register on import: import them all, then look again
+        from . import load
+
+        load()
     if name not in registry:
         raise ValueError(f"unknown {kind} {name!r}; valid names: {sorted(registry)}")
     return registry[name]
