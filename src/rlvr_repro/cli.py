@@ -133,8 +133,19 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
 
-    p = sub.add_parser("task-properties", help="measure the task-design properties on the SFT model")
-    p.add_argument("--model", required=True, help="the SFT model directory")
+    p = sub.add_parser(
+        "task-properties", help="measure the task-design properties on the SFT start (and the GRPO model)"
+    )
+    p.add_argument("--model", required=True, action="append", type=_split,
+                   help="LABEL=DIR of a model to measure, repeatable; the first is the SFT start whose "
+                   "properties are checked against their targets")  # fmt: skip
+    p.add_argument(
+        "--grpo-metrics",
+        nargs="*",
+        default=[],
+        type=Path,
+        help="metrics.jsonl of the GRPO runs: rollout accuracy and entropy, first vs last fifth",
+    )
     p.add_argument("--data", required=True, type=Path, help="RL prompts, JSONL")
     p.add_argument("--spec", required=True, type=_json, help="JSON of the config's `task_properties:` block")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
@@ -227,11 +238,11 @@ def cmd_eval(a):
 
 
 def cmd_task_properties(a):
-    from .evaluate import task_properties
+    from .properties import task_properties
     from .runs import set_threads, write_json
 
     set_threads(a.threads)
-    props = task_properties(a.model, a.data, a.spec, a.seed, a.spec["hard_from"])
+    props = task_properties(dict(a.model), a.data, a.spec, a.seed, a.grpo_metrics)
     write_json(a.out, props)
     print(json.dumps(props, indent=2))
 

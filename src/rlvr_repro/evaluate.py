@@ -157,41 +157,6 @@ def evaluate(model_path: str, splits: dict[str, Path], spec: dict, seed: int, id
     return metrics, problems
 
 
-def task_properties(model_path: str, rl_data: Path, spec: dict, seed: int, hard_from: int) -> dict:
-    """The four task properties the foundation issue asks to measure, from the SFT model's rollouts.
-
-    (a) share of RL prompts the SFT model solves at least once in G rollouts, (b) share of hard RL
-    prompts (difficulty >= hard_from) where all G rollouts fail, (c) mean length of correct vs wrong
-    rollouts; (d) (not saturated) is read from the SFT model's test avg@n by the report.
-    """
-    gen = sampler(model_path, spec, seed)
-    rows = read_jsonl(rl_data, required=RECORD_FIELDS)[: spec.get("max_problems", 200)]
-    torch.manual_seed(seed)
-    G = spec["num_generations"]
-    samples = gen([r["prompt"] for r in rows], G, spec.get("temperature", 1.0), spec["max_new_tokens"])
-    solved, hard_fail, len_ok, len_bad = [], [], [], []
-    for row, group, grades in zip(rows, samples, grade_groups(rows, samples, spec.get("format_check", False)),
-                                  strict=True):  # fmt: skip
-        marks = [g.reward for g in grades]
-        solved.append(max(marks) > 0)
-        if row["difficulty"] >= hard_from:
-            hard_fail.append(max(marks) == 0)
-        for (_, length), ok in zip(group, marks, strict=False):
-            (len_ok if ok else len_bad).append(length)
-    return {
-        "sft_solves_some_rl": {"value": float(np.mean(solved)), "prompts": len(rows), "G": G},
-        "hard_all_fail": {
-            "value": float(np.mean(hard_fail)) if hard_fail else float("nan"),
-            "hard_prompts": len(hard_fail),
-            "hard_from_difficulty": hard_from,
-        },  # fmt: skip
-        "length_gap": {
-            "len_correct": float(np.mean(len_ok)) if len_ok else float("nan"),
-            "len_wrong": float(np.mean(len_bad)) if len_bad else float("nan"),
-        },  # fmt: skip
-    }
-
-
 def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

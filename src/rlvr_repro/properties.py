@@ -160,7 +160,7 @@ def task_properties(models: dict[str, str], rl_data: Path, spec: dict, seed: int
     G, max_new = spec["num_generations"], spec["max_new_tokens"]
     out: dict[str, dict] = {}
     for label, path in models.items():
-        groups, entropy = rollout_groups(path, rows, G, spec.get("temperature", 1.0), max_new, seed)
+        groups, entropy = rollout_groups(str(path), rows, G, spec.get("temperature", 1.0), max_new, seed)
         props = group_properties(groups, spec.get("tau", 0.5), spec["hard_from"], max_new)
         props["entropy"] = entropy
         for name, value in props.items():

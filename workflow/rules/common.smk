@@ -162,6 +162,27 @@ def train_run_args(w, output):
     )
 
 
+def property_models(w):
+    """Task properties are measured on the SFT start and, when GRPO is trained, on its first seed's final
+    model; the GRPO runs' metrics give the training trends."""
+    grpo = "grpo" in RL_METHODS and (w.size, "grpo", SEEDS[0]) in RUNS
+    return {
+        "sft": f"{OUT}/models/{w.size}/sft",
+        "grpo": [f"{run_dir(w.size, 'grpo', SEEDS[0])}/model"] if grpo else [],
+        "grpo_metrics": (
+            [f"{run_dir(w.size, 'grpo', s)}/metrics.jsonl" for s in SEEDS]
+            if grpo
+            else []
+        ),
+    }
+
+
+def property_model_args(w, input):
+    models = [f"--model 'SFT start={input.sft}'"]
+    models += [f"--model 'GRPO seed {SEEDS[0]}={path}'" for path in input.grpo]
+    return " ".join(models)
+
+
 def eval_files(kind):
     runs = RUNS + [(size, "sft", seed) for size in SIZES for seed in SEEDS]
     return [

@@ -36,7 +36,7 @@ rule evaluate:
 
 rule task_properties:
     input:
-        model=f"{OUT}/models/{{size}}/sft",
+        unpack(property_models),
         data=f"{OUT}/data/rl.jsonl",
     output:
         f"{OUT}/tables/task_properties_{{size}}.json",
@@ -53,6 +53,8 @@ rule task_properties:
         launch=launcher("eval", distributed=False),
         spec=as_json(config["task_properties"]),
         seed=config.get("data_seed", 0),
+        models=property_model_args,
     shell:
-        "{params.launch} -m rlvr_repro.cli task-properties --model {input.model} --data {input.data} --spec {params.spec:q}"
+        "{params.launch} -m rlvr_repro.cli task-properties {params.models} --grpo-metrics {input.grpo_metrics}"
+        " --data {input.data} --spec {params.spec:q}"
         " --seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"
