@@ -360,3 +360,28 @@ def test_task_stats_counts_and_lengths(splits):
     lengths = [len(row["solution"]) for row in splits["test"]]
     assert stats["mean_solution_chars"] == round(sum(lengths) / len(lengths), 1)
     assert task_stats([]) == {"n": 0, "by_family": {}, "levels": [], "mean_solution_chars": 0.0}
+
+
+def test_slipped_solution_by_hand():
+    from rlvr_repro.tasks import slipped_solution
+
+    # 8-3+4: honest 8-3+4 = 5+4 = 9; a slip of -1 on the first operation gives 4+4 = 8
+    assert slipped_solution("8-3+4", 0, -1) == "8-3+4 = 4+4 = 8\n#### 8"
+    # a slip on the last operation changes only the last value
+    assert slipped_solution("8-3+4", 1, 1) is None  # 10 leaves the one-digit range of levels 1-4
+    assert slipped_solution("8-3+4", 1, -2) == "8-3+4 = 5+4 = 7\n#### 7"
+    assert slipped_solution("2*0+1", 0, 1) == "2*0+1 = 1+1 = 2\n#### 2"
+
+
+def test_slips_only_on_training_splits_and_keep_the_true_answer():
+    from rlvr_repro.tasks import build_splits
+
+    cfg = {"families": ["arith"], "splits": {"sft": {"n": 300, "difficulty": [1, 3], "slip": 0.3},
+                                             "test": {"n": 40, "difficulty": [1, 3]}}}  # fmt: skip
+    splits = build_splits(cfg, 0)
+    slipped = [r for r in splits["sft"] if r["solution"].rsplit("#### ", 1)[1] != r["answer"]]
+    assert 0.2 < len(slipped) / 300 < 0.4  # about the rate; a few rows have no in-range slip
+    assert all(r["solution"].rsplit("#### ", 1)[1] == r["answer"] for r in splits["test"])
+    assert build_splits(cfg, 0) == splits  # deterministic
+    with pytest.raises(ValueError, match="slip"):
+        build_splits({"families": ["arith"], "splits": {"test": {"n": 4, "difficulty": [1, 1], "slip": 0.1}}}, 0)

@@ -109,9 +109,10 @@ def _apply(a: int, op: str, b: int) -> int:
     return a // b
 
 
-def _reduce_once(tokens: list) -> list:
+def _reduce_once(tokens: list, slip: int = 0) -> list:
     """Do one operation: in the first innermost parenthesis (else the whole expression), the leftmost
-    ``*``/``/`` if any, else the leftmost ``+``/``-``; drop the parentheses once they hold one number."""
+    ``*``/``/`` if any, else the leftmost ``+``/``-``; drop the parentheses once they hold one number.
+    ``slip`` is added to the operation's result (a wrong step; see `slipped_solution`)."""
     close = tokens.index(")") if ")" in tokens else len(tokens)
     start = max((i for i in range(close) if tokens[i] == "("), default=-1)
     group = tokens[start + 1 : close]
@@ -120,7 +121,7 @@ def _reduce_once(tokens: list) -> list:
     ]
     if ops:
         i = ops[0]
-        group = group[: i - 1] + [_apply(group[i - 1], group[i], group[i + 1])] + group[i + 2 :]
+        group = group[: i - 1] + [_apply(group[i - 1], group[i], group[i + 1]) + slip] + group[i + 2 :]
     if len(group) == 1 and start >= 0:
         return tokens[:start] + group + tokens[close + 1 :]
     return tokens[: start + 1] + group + tokens[close:]
@@ -132,6 +133,49 @@ def _reduce_all(tokens: list) -> list[list]:
     while len(steps[-1]) > 1:
         steps.append(_reduce_once(steps[-1]))
     return steps
+
+
+def slipped_solution(expr: str, step: int, slip: int, bound: int = 10) -> str | None:
+    """The arith solution of ``expr`` with operation number ``step`` (0-based) off by ``slip``, reduced
+    honestly from there on: a demonstration with one arithmetic slip, whose final line is wrong.
+
+    >>> slipped_solution("1+2*3", 0, 1)
+    '1+2*3 = 1+7 = 8\\n#### 8'
+
+    None when a value leaves [0, bound) (the level's range) or the slip cancels out.
+    """
+    steps = [_tokenize(expr)]
+    while len(steps[-1]) > 1:
+        steps.append(_reduce_once(steps[-1], slip if len(steps) - 1 == step else 0))
+    values = [t for tokens in steps for t in tokens if isinstance(t, int)]
+    answer = steps[-1][0]
+    if not all(0 <= v < bound for v in values) or answer == _reduce_all(steps[0])[-1][0]:
+        return None
+    return " = ".join(_fmt(t) for t in steps) + "\n" + FINAL_PREFIX + str(answer)
+
+
+def add_slips(rows: list[dict], rate: float, rng: random.Random) -> int:
+    """Give a share ``rate`` of the arith rows a solution with one slip (`slipped_solution`); the record's
+    ``answer`` stays the true one. Returns the number of rows changed.
+
+    The toy's stand-in for noisy demonstrations: the SFT start then slips at a steady rate that RL with a
+    verifiable reward can remove, which is the regime the papers study (a policy that can solve a problem
+    but not reliably). Knob: ``data.splits.<split>.slip``.
+    """
+    changed = 0
+    for row in rows:
+        if row["family"] != "arith" or rng.random() >= rate:
+            continue
+        expr = row["prompt"].removeprefix("Q: What is ").removesuffix("?" + ANSWER_CUE)
+        n_ops = len(re.findall(r"[-+*]", expr))
+        tries = [(k, d) for k in range(n_ops) for d in (-2, -1, 1, 2)]
+        rng.shuffle(tries)
+        for k, d in tries:
+            solution = slipped_solution(expr, k, d)
+            if solution is not None:
+                row["solution"], changed = solution, changed + 1
+                break
+    return changed
 
 
 def rewrite_chain(expr: str) -> list[str]:
@@ -961,7 +1005,7 @@ def _sample_level(
 
 
 def _build_split(
-    name: str, n: int, levels: range, families: list[str], seed: int, taken: set[str]
+    name: str, n: int, levels: range, families: list[str], seed: int, taken: set[str], slip: float = 0.0
 ) -> list[dict]:
     """One split's records, ``n`` spread over (family, level) cells, ids numbered per family, shuffled."""
     cells = [(family, level) for family in families for level in levels]
@@ -986,6 +1030,8 @@ def _build_split(
             )
             numbers[family] += 1
     _rng(seed, name, "order").shuffle(rows)
+    if slip:
+        add_slips(rows, slip, _rng(seed, name, "slip"))
     return rows
 
 
@@ -1011,7 +1057,10 @@ def build_splits(cfg: dict, seed: int) -> dict[str, list[dict]]:
     taken: set[str] = set()
     built = {}
     for name in sorted(splits, key=lambda name: not held_out[name]):
-        built[name] = _build_split(name, *sizes[name], list(families), seed, taken)
+        slip = splits[name].get("slip", 0.0)
+        if not isinstance(slip, int | float) or not 0 <= slip <= 1 or (slip and held_out[name]):
+            raise ValueError(f"split {name!r}: 'slip' must be in [0, 1], on a training split, got {slip!r}")
+        built[name] = _build_split(name, *sizes[name], list(families), seed, taken, slip)
     return {name: built[name] for name in splits}
 
 
