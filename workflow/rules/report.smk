@@ -122,8 +122,10 @@ rule report:
                 + [[size, "sft", seed] for size in SIZES for seed in SEEDS],
             }
         ),
+        # [[method, label], ...]: the report names methods by their configured `label:`
+        labels=json.dumps(list(cfg.method_labels(config).items())),
     shell:
         "python -m rlvr_repro.cli report --claims {input.claims} --tables-dir {params.tables_dir} --figures-dir {params.figures_dir}"
         " --provenance {input.provenance} --task-properties {input.task_properties}"
-        " --experiment {params.experiment:q}"
+        " --experiment {params.experiment:q} --labels {params.labels:q}"
         " --template {input.template} --out {output.html} > {log} 2>&1"
