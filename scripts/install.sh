@@ -22,6 +22,13 @@ if [ "$VLLM" = 0 ]; then
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q -e ".[test,cluster]"
   .venv/bin/python -c "import torch, trl, transformers; print('torch', torch.__version__, '| trl', trl.__version__, '| transformers', transformers.__version__)"
+  # Debian's Chromium for the report's headless-browser tests (tests/test_report_browser.py: they skip
+  # without it, and fail under CI, where .ci/run sets RLVR_CI=1).
+  if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+    $SUDO apt-get install -y -q chromium >/dev/null || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null; } \
+      || echo "[install] chromium not installed: the browser tests skip (and fail under CI)" >&2
+  fi
   exit 0
 fi
 
