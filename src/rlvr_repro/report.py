@@ -315,7 +315,7 @@ CLAIMS_HEAD = (
 )
 
 
-def not_run_html(claims: list[dict], results: pd.DataFrame, labels: Labels) -> str:
+def not_run_html(claims: list[dict], results: pd.DataFrame, labels: Labels, further: bool = True) -> str:
     if not claims:
         return ""
     items = []
@@ -326,8 +326,9 @@ def not_run_html(claims: list[dict], results: pd.DataFrame, labels: Labels) -> s
             f"<span class='muted'>({esc(labels.text(r['note'], prose=False))}) <code>{esc(c['id'])}</code></span></li>"
         )
     return (
-        f"<details class='notrun'><summary>{len(claims)} further claim{'s' if len(claims) > 1 else ''} "
-        f"not run or not measured in this experiment</summary><ul>{''.join(items)}</ul></details>"
+        f"<details class='notrun'><summary>{len(claims)}{' further' if further else ''} "
+        f"claim{'s' if len(claims) > 1 else ''} not run or not measured in this experiment, with the reason"
+        f"</summary><ul>{''.join(items)}</ul></details>"
     )
 
 
@@ -346,10 +347,8 @@ def paper_claims_html(
         )
         out.append(f"<table class='tbl claims'>{CLAIMS_HEAD}{body}</table>")
     else:
-        out.append(
-            f"<p class='muted'>None of the {len(claims)} claims could be tested in this experiment.</p>"
-        )
-    out.append(not_run_html(rest, results, labels))
+        out.append("<p class='muted'>No claim of this paper could be tested in this experiment.</p>")
+    out.append(not_run_html(rest, results, labels, further=bool(done)))
     return "\n".join(out)
 
 
@@ -877,9 +876,31 @@ def table_block(tables_dir: Path, manifest: dict, name: str, labels: Labels) -> 
     if not path.is_file():
         return ""
     df = read_display_csv(path).map(clean_cell)
+    df = df.loc[labels.order(df.index)]
     df.index = [labels(m) for m in df.index]
     df.index.name = "method"
+    df.columns = (
+        df.columns.map(column_label)
+        if df.columns.nlevels == 1
+        else pd.MultiIndex.from_tuples([(*c[:-1], column_label(c[-1])) for c in df.columns])
+    )
     return to_html(df, labels.text(entry["caption"] if entry else name))
+
+
+COLUMN_LABELS = {  # training-curve keys in tables/training_final: words and units
+    "accuracy": "accuracy (%)",
+    "reward": "reward",
+    "entropy": "entropy (nats)",
+    "completion_length": "length (tokens)",
+    "clip_frac": "clipped share",
+    "frac_zero_std": "groups with equal rewards",
+    "step_time": "step time (s)",
+}
+
+
+def column_label(name) -> str:
+    name = str(name)
+    return COLUMN_LABELS.get(name, name.replace("_", " "))
 
 
 MAIN_TABLES = ["head_to_head", f"paired_vs_{REFERENCE}", "passk_decomposition", "training_final"]
@@ -948,7 +969,8 @@ def sample_row(s: Mapping, method_label: str | None, span: int) -> str:
         f"{s.get('size', '')} · seed {s.get('seed', '')} · {s.get('split', '')} · #{s.get('problem_id', '')}"
     )
     reward = float(s["reward"])
-    head = f"<th rowspan='{span}'>{esc(method_label)}</th>" if method_label is not None else ""
+    wrap = esc(method_label or "").replace("+", "+<wbr>")  # "ADORA+ETR+Guide" may break after a "+"
+    head = f"<th rowspan='{span}'>{wrap}</th>" if method_label is not None else ""
     extracted = "(none)" if s.get("extracted") is None else str(s["extracted"])
     return (
         f"<tr>{head}<td><span class='muted'>{esc(run)}</span>"
@@ -1173,7 +1195,7 @@ figure{margin:.6em 0 1.4em}
 figure img{display:block;width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#333;font-size:.86em;margin-top:.35em}
 table.samples{width:100%;table-layout:fixed}
-table.samples td,table.samples th{overflow-wrap:anywhere}
+table.samples td,table.samples th{overflow-wrap:break-word}
 table.samples th:nth-child(1){width:13%}table.samples th:nth-child(2){width:25%}
 table.samples th:nth-child(3){width:40%}table.samples th:nth-child(4),table.samples th:nth-child(5){width:8%}
 table.samples th:nth-child(6){width:6%}
