@@ -22,11 +22,13 @@ TEMPLATE = REPO / "paper" / "report.md.tmpl"
 LABELS = [["sft", "SFT start"], ["grpo", "GRPO"], ["adora", "ADORA"], ["etr", "ETR"]]
 KEYS = ("sft", "grpo", "adora", "etr")  # lower-case keys: never shown as such, only their labels
 
+MET = "met (SFT start)"
+NAN = float("nan")
 NEW_PROPERTIES = {  # properties.task_properties: {property: {model label: value, target, met (...)}}
-    "mean_success": {"SFT start": 0.3125, "GRPO seed 0": 0.41, "target": "0.20-0.60", "met (SFT start)": True},
-    "hard_all_fail": {"SFT start": 0.2, "GRPO seed 0": 0.1, "target": ">= 0.50", "met (SFT start)": False},
-    "length_rule_holds": {"SFT start": float("nan"), "GRPO seed 0": 0.5, "target": "0.05-0.95", "met (SFT start)": None},
-    "len_correct": {"SFT start": 41.5, "GRPO seed 0": float("nan")},
+    "mean_success": {"SFT start": 0.3125, "GRPO seed 0": 0.41, "target": "0.20-0.60", MET: True},
+    "hard_all_fail": {"SFT start": 0.2, "GRPO seed 0": 0.1, "target": ">= 0.50", MET: False},
+    "length_rule_holds": {"SFT start": NAN, "GRPO seed 0": 0.5, "target": "0.05-0.95", MET: None},
+    "len_correct": {"SFT start": 41.5, "GRPO seed 0": NAN},
     "entropy": {"SFT start": 1.2345, "GRPO seed 0": 0.9876},
     "success_level_1": {"SFT start": 0.75, "GRPO seed 0": 0.8},
     "grpo_training_accuracy": {"first fifth": 0.1, "last fifth": 0.3, "runs": 3},
@@ -57,7 +59,7 @@ def build_report(root: Path, properties: dict | None = None) -> Path:
     prov = root / "provenance.json"
     prov.write_text(json.dumps({
         "git_commit": "abc1234deadbeef", "git_dirty": False, "versions": {"torch": "2.13.0", "trl": "1.16.0"},
-        "config": {"task": {"name": "toy-arith"}, "model": {"sizes": ["tiny", "small"]}, "train": {"steps": 12}},
+        "config": {"task": {"name": "toy-arith"}, "model": {"sizes": ["tiny"]}, "train": {"steps": 12}},
         "hardware": "2 CPU cores", "created": "2026-01-01T00:00:00",
     }))  # fmt: skip
     props = []
@@ -266,9 +268,10 @@ def test_positive_control(built):
 
 
 def test_positive_control_paired_over_seeds():
+    values = {"grpo": [0.5, 0.6, 0.9], "sft": [0.4, 0.4, 0.5]}
     rows = [{"exp": "e", "size": "tiny", "method": m, "seed": s, "split": "test", "metric": "avg@n",
              "k": math.nan, "difficulty": math.nan, "value": v, "n": 4, "temperature": 1.0}
-            for m, vals in (("grpo", [0.5, 0.6, 0.9]), ("sft", [0.4, 0.4, 0.5])) for s, v in enumerate(vals)]  # fmt: skip
+            for m, vals in values.items() for s, v in enumerate(vals)]  # fmt: skip
     pc = report.positive_control(pd.DataFrame(rows))
     ci = stats.paired_diff_ci({0: 0.5, 1: 0.6, 2: 0.9}, {0: 0.4, 1: 0.4, 2: 0.5})
     r = pc.iloc[0]
@@ -319,7 +322,8 @@ def test_figures_fall_back_to_one_group(tmp_path):
 def test_tables_relabelled_without_nan(built, tmp_path):
     page = built.read_text()
     assert "<tr><th>ADORA</th>" in page and "<tr><th>adora</th>" not in page
-    df = pd.DataFrame({"x": ["30.0 ± nan", "nan", "+1.0 [+0.5, +1.5] (n=3)"]}, index=["grpo", "etr", "adora"])
+    cells = ["30.0 ± nan", "nan", "+1.0 [+0.5, +1.5] (n=3)"]
+    df = pd.DataFrame({"x": cells}, index=["grpo", "etr", "adora"])
     df.index.name = "method"
     tables.write_table(df, tmp_path, "t", "Paired difference method − grpo")
     (tmp_path / "tables.json").write_text(json.dumps({"t": {"caption": "method − grpo", "csv": "t.csv"}}))
@@ -369,7 +373,8 @@ def test_print_css(built):
 
 
 def test_report_imports_no_torch():
-    code = "import rlvr_repro.report, rlvr_repro.claims, rlvr_repro.tables, sys; assert 'torch' not in sys.modules"
+    code = "import rlvr_repro.report, rlvr_repro.claims, rlvr_repro.tables, sys\n"
+    code += "assert 'torch' not in sys.modules\n"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -3,7 +3,8 @@
 CLI::
 
     rlvr report --claims paper/claims.yaml --tables-dir T --figures-dir F --provenance P [P ...]
-                --task-properties TP [TP ...] --template paper/report.md.tmpl --out results/<exp>/report/report.html
+                --task-properties TP [TP ...] --template paper/report.md.tmpl
+                --out results/<exp>/report/report.html
                 [--labels JSON] [--data-dir D] [--curves C] [--eval E] [--problems PR] [--wall-times W]
                 [--experiment JSON] [--samples S ...]
 
@@ -299,10 +300,9 @@ def claim_rows_html(c: Mapping, rows: pd.DataFrame, labels: Labels, fig_refs: Se
             cells += f"<td{span}>{claim_cell(c, rows, labels, fig_refs)}</td>"
             cells += f"<td{span}>{published_cell(c, units)}</td>"
         size = "all sizes" if r["size"] == ALL_SIZES else esc(str(r["size"]))
-        cells += (
-            f"<td>{size}</td><td>{ours_cell(r, labels, units)}</td>"
-            f"<td>{verdict_badge(r['verdict'])}<br>{multiplicity_cell(r)}</td><td>{reason_cell(r, units)}</td>"
-        )
+        cells += f"<td>{size}</td><td>{ours_cell(r, labels, units)}</td>"
+        cells += f"<td>{verdict_badge(r['verdict'])}<br>{multiplicity_cell(r)}</td>"
+        cells += f"<td>{reason_cell(r, units)}</td>"
         out.append(f"<tr>{cells}</tr>")
     return f"<tbody class='claim-group'>{''.join(out)}</tbody>"
 
@@ -321,9 +321,10 @@ def not_run_html(claims: list[dict], results: pd.DataFrame, labels: Labels, furt
     items = []
     for c in claims:
         r = results[results["claim_id"] == c["id"]].iloc[0]
+        note = esc(labels.text(r["note"], prose=False))
         items.append(
             f"<li>{verdict_badge(r['verdict'])} {esc(c['paraphrase'])} "
-            f"<span class='muted'>({esc(labels.text(r['note'], prose=False))}) <code>{esc(c['id'])}</code></span></li>"
+            f"<span class='muted'>({note}) <code>{esc(c['id'])}</code></span></li>"
         )
     return (
         f"<details class='notrun'><summary>{len(claims)}{' further' if further else ''} "
@@ -422,40 +423,58 @@ def summary_html(doc: dict, results: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------------------------------
 # positive control: GRPO vs its SFT start
 # --------------------------------------------------------------------------------------------------
+def html_table(cls: str, caption: str, head: Sequence[str], rows: Sequence[str]) -> str:
+    """A table from header cells (HTML) and rendered ``<tr>`` rows; the caption is escaped."""
+    heads = "".join(f"<th>{h}</th>" for h in head)
+    return (
+        f"<table class='{cls}'><caption>{esc(caption)}</caption><thead><tr>{heads}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _by_seed(g: pd.DataFrame, method: str) -> dict:
+    sub = g[g["method"] == method]
+    return dict(zip(sub["seed"], sub["value"], strict=True))
+
+
+def _control_row(g: pd.DataFrame, method: str, start: str, level: float) -> dict | None:
+    a, b = _by_seed(g, method), _by_seed(g, start)
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    ci = stats.paired_diff_ci(a, b, level=level, method="t")
+    return {
+        "start_value": sum(b[s] for s in seeds) / len(seeds),
+        "method_value": sum(a[s] for s in seeds) / len(seeds),
+        "diff": ci.mean,
+        "lo": ci.lo,
+        "hi": ci.hi,
+        "n": ci.n,
+        "verdict": stats.verdict(ci.lo, ci.hi, "greater", n_seeds=ci.n),
+    }
+
+
 def positive_control(ev: pd.DataFrame, method: str = REFERENCE, start: str = START_METHOD,
                      level: float = stats.DEFAULT_LEVEL) -> pd.DataFrame:  # fmt: skip
-    """avg@n of ``method`` minus its start model per (exp, size, split), paired over seeds (Student-t)."""
+    """avg@n of ``method`` minus its start model per (exp, size, split), paired over seeds (Student-t);
+    rows by size, the "test" split first."""
     cols = ["exp", "size", "split", "start_value", "method_value", "diff", "lo", "hi", "n", "verdict"]
     if ev.empty:
         return pd.DataFrame(columns=cols)
-    rows = []
-    splits = sorted(set(ev.loc[ev["metric"] == "avg@n", "split"].dropna()), key=lambda s: (s != "test", s))
-    for split in splits:
-        vals = eval_seed_values(ev, "avg@n", split)
-        for (exp, size), g in vals.groupby(["exp", "size"]):
-            a = dict(
-                zip(g.loc[g["method"] == method, "seed"], g.loc[g["method"] == method, "value"], strict=True)
-            )
-            b = dict(
-                zip(g.loc[g["method"] == start, "seed"], g.loc[g["method"] == start, "value"], strict=True)
-            )
-            seeds = sorted(set(a) & set(b))
-            if not seeds:
-                continue
-            ci = stats.paired_diff_ci(a, b, level=level, method="t")
-            rows.append({
-                "exp": exp, "size": size, "split": split, "diff": ci.mean, "lo": ci.lo, "hi": ci.hi, "n": ci.n,
-                "start_value": sum(b[s] for s in seeds) / len(seeds),
-                "method_value": sum(a[s] for s in seeds) / len(seeds),
-                "verdict": stats.verdict(ci.lo, ci.hi, "greater", n_seeds=ci.n),
-            })  # fmt: skip
-    df = pd.DataFrame(rows, columns=cols)
-    if df.empty:
-        return df
-    order = {s: i for i, s in enumerate(size_order(df["size"]))}
-    return df.sort_values(["exp", "split"], key=lambda c: c.map(lambda s: (s != "test", s))).sort_values(
-        "size", key=lambda c: c.map(order), kind="stable"
+    avg = ev[ev["metric"] == "avg@n"]
+    splits = sorted(set(avg["split"].dropna()), key=lambda sp: (sp != "test", sp))
+    vals = pd.concat(
+        [eval_seed_values(ev, "avg@n", sp).assign(split=sp) for sp in splits] or [pd.DataFrame()]
     )
+    rows = []
+    for exp in sorted(set(vals.get("exp", []))):
+        for size in size_order(vals.loc[vals["exp"] == exp, "size"]):
+            for sp in splits:
+                g = vals[(vals["exp"] == exp) & (vals["size"] == size) & (vals["split"] == sp)]
+                row = _control_row(g, method, start, level)
+                if row:
+                    rows.append({"exp": exp, "size": size, "split": sp} | row)
+    return pd.DataFrame(rows, columns=cols)
 
 
 def positive_control_html(pc: pd.DataFrame, labels: Labels, method: str = REFERENCE) -> str:
@@ -465,26 +484,22 @@ def positive_control_html(pc: pd.DataFrame, labels: Labels, method: str = REFERE
             "in eval.csv: the positive control cannot be computed.</p>"
         )
     several = pc["exp"].nunique() > 1
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in (["experiment"] if several else [])
-        + ["model", "split", f"{esc(labels(START_METHOD))} avg@n", f"{esc(labels(method))} avg@n",
-           "Δ [95% CI]", "seeds", "verdict (claimed &gt; 0)"]
-    )  # fmt: skip
+    start, trained = esc(labels(START_METHOD)), esc(labels(method))
+    head = ["experiment"] * several + ["model", "split", f"{start} avg@n", f"{trained} avg@n", "Δ [95% CI]"]
+    head += ["seeds", "verdict (claimed &gt; 0)"]
     rows = []
     for _, r in pc.iterrows():
-        cells = [esc(str(r["exp"]))] if several else []
-        cells += [esc(str(r["size"])), esc(str(r["split"])), PERCENT.value(r["start_value"]),
-                  PERCENT.value(r["method_value"]),
-                  f"<b>{PERCENT.delta(r['diff'])}</b> {PERCENT.interval(r['lo'], r['hi']) or '(no interval)'}",
-                  str(int(r["n"])), verdict_badge(r["verdict"])]  # fmt: skip
+        ci = PERCENT.interval(r["lo"], r["hi"]) or "(no interval)"
+        cells = [esc(str(r["exp"]))] * several + [esc(str(r["size"])), esc(str(r["split"]))]
+        cells += [PERCENT.value(r["start_value"]), PERCENT.value(r["method_value"])]
+        cells += [f"<b>{PERCENT.delta(r['diff'])}</b> {ci}", str(int(r["n"])), verdict_badge(r["verdict"])]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     cap = (
         f"Positive control: test avg@n of {labels(method)} minus its start model ({labels(START_METHOD)}) on "
         "the same seeds, mean of the paired differences with its 95% Student-t interval over seeds "
         "(stats.paired_diff_ci), from eval.csv. Percent; differences in percentage points."
     )
-    return f"<table class='tbl'><caption>{esc(cap)}</caption><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return html_table("tbl", cap, head, rows)
 
 
 def positive_control_sentence(pc: pd.DataFrame, labels: Labels, method: str = REFERENCE) -> str:
@@ -493,9 +508,10 @@ def positive_control_sentence(pc: pd.DataFrame, labels: Labels, method: str = RE
         return "The positive control (GRPO against its SFT start) could not be computed from eval.csv."
     first = pc[pc["split"] == pc["split"].iloc[0]]
     parts = [
-        f"{r['size']}: {PERCENT.delta(r['diff'])} {PERCENT.interval(r['lo'], r['hi'])} ({r['verdict']})".replace(
-            "  ", " "
+        " ".join(
+            x for x in (f"{r['size']}:", PERCENT.delta(r["diff"]), PERCENT.interval(r["lo"], r["hi"])) if x
         )
+        + f" ({r['verdict']})"
         for _, r in first.iterrows()
     ]
     return (
@@ -807,8 +823,9 @@ def _properties_main(props, sizes, models, names) -> str:
             f"<td>{esc(target_text(target)) if target is not None else '–'}</td>{cells}</tr>"
         )
     cap = (
-        "Task properties measured on the models' rollouts on the RL prompts (tables/task_properties_&lt;size&gt;.json); "
-        "shares in percent, lengths in tokens, entropy in nats; <i>target met</i> is judged on the SFT start, "
+        "Task properties measured on the models' rollouts on the RL prompts "
+        "(tables/task_properties_&lt;size&gt;.json); shares in percent, lengths in tokens, entropy in nats; "
+        "<i>target met</i> is judged on the SFT start, "
         "where the regime must hold for a comparison to mean anything."
     )
     return (
@@ -936,7 +953,8 @@ PROMPT_TAIL, COMPLETION_TAIL = 160, 320  # characters shown; the problem and the
 
 
 def default_sample_files(tables_dir) -> list[Path]:
-    """The runs' ``samples.jsonl`` (`rlvr eval`), found from the tables directory: ``<exp>/eval/*/*/seed*/``."""
+    """The runs' ``samples.jsonl`` (`rlvr eval`), found from the tables directory:
+    ``<exp>/eval/*/*/seed*/``."""
     return sorted((Path(tables_dir).parent / "eval").glob("*/*/seed*/samples.jsonl"))
 
 
@@ -965,9 +983,13 @@ def _tail(text, n: int) -> str:
 
 
 def sample_row(s: Mapping, method_label: str | None, span: int) -> str:
-    run = (
-        f"{s.get('size', '')} · seed {s.get('seed', '')} · {s.get('split', '')} · #{s.get('problem_id', '')}"
+    where = (
+        s.get("size", ""),
+        f"seed {s.get('seed', '')}",
+        s.get("split", ""),
+        f"#{s.get('problem_id', '')}",
     )
+    run = " · ".join(map(str, where))
     reward = float(s["reward"])
     wrap = esc(method_label or "").replace("+", "+<wbr>")  # "ADORA+ETR+Guide" may break after a "+"
     head = f"<th rowspan='{span}'>{wrap}</th>" if method_label is not None else ""
@@ -999,14 +1021,11 @@ def graded_samples_html(per_file: list[list[dict]], labels: Labels | None = None
             rows.append(sample_row(s, labels(m) if i == 0 else None, len(chosen)))
     saved = sum(map(len, per_file))
     cap = (
-        f"Up to {k} graded completions per method (one right, one wrong when both exist) of the {saved} saved "
-        f"by {len(per_file)} runs in samples.jsonl; prompt and completion show their last characters."
+        f"Up to {k} graded completions per method (one right, one wrong when both exist) of the {saved} "
+        f"saved by {len(per_file)} runs in samples.jsonl; prompt and completion show their last characters."
     )
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("method", "run and prompt (end)", "completion (end)", "extracted", "gold", "reward")
-    )
-    return f"<table class='tbl samples'><caption>{esc(cap)}</caption><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    head = ["method", "run and prompt (end)", "completion (end)", "extracted", "gold", "reward"]
+    return html_table("tbl samples", cap, head, rows)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1154,7 +1173,7 @@ def appendix_html(provs, curves, ev, problems, labels: Labels, wall: Mapping) ->
 CSS = """
 :root{--fg:#1d232a;--muted:#5b6470;--line:#d9dde3;--head:#f3f5f8;--accent:#1f5fa8}
 *{box-sizing:border-box}
-body{font:15px/1.5 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:var(--fg);background:#fff}
+body{font:15px/1.5 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:var(--fg)}
 main{max-width:1180px;margin:0 auto;padding:1.2em 2em 3em}
 h1{font-size:1.65em;line-height:1.25;margin:.3em 0 .4em}
 h2{font-size:1.3em;border-bottom:1px solid var(--line);padding-bottom:.15em;margin:1.6em 0 .5em}
@@ -1173,7 +1192,8 @@ nav.toc li{break-inside:avoid}
 .tag{font-size:.75em;border:1px solid var(--muted);border-radius:.5em;padding:0 .35em;color:var(--muted)}
 code{background:#f1f3f5;padding:0 .25em;border-radius:3px;font-size:.85em}
 table.tbl{border-collapse:collapse;margin:.6em 0 1em;font-size:.84em;width:auto;max-width:100%}
-table.tbl th,table.tbl td{border-top:1px solid var(--line);padding:.3em .55em;text-align:left;vertical-align:top}
+table.tbl th,table.tbl td{border-top:1px solid var(--line);padding:.3em .55em;text-align:left}
+table.tbl th,table.tbl td{vertical-align:top}
 table.tbl thead th{border-bottom:2px solid #555;background:var(--head);font-weight:600}
 table.tbl thead th.grp{text-align:center;border-bottom:1px solid var(--line)}
 table.tbl caption{caption-side:bottom;text-align:left;color:var(--muted);font-size:.92em;padding-top:.35em}
@@ -1215,7 +1235,8 @@ details.notrun{font-size:.88em}details.notrun ul{margin:.3em 0;padding-left:1.4e
   tr,tbody.claim-group,figure,img,pre{break-inside:avoid}
   figure img{max-height:23cm;width:auto}
   caption{break-before:avoid}
-  details.provenance::details-content,details.notrun::details-content{content-visibility:visible;display:block}
+  details.provenance::details-content,details.notrun::details-content{content-visibility:visible}
+  details.provenance::details-content,details.notrun::details-content{display:block}
   details.provenance>summary,details.notrun>summary{list-style:none;font-weight:600}
   details.config,details.more-tables{display:none}
   .print-only{display:block}
@@ -1331,7 +1352,9 @@ def try_pdf(html_path: Path) -> None:
     engines = [e for e in ("wkhtmltopdf", "weasyprint", "pdflatex", "xelatex") if shutil.which(e)]
     if not pandoc or not engines:
         log(
-            f"PDF skipped: {'pandoc' if not pandoc else 'a PDF engine (wkhtmltopdf/weasyprint/LaTeX)'} not found"
+            "PDF skipped: "
+            + ("pandoc" if not pandoc else "a PDF engine (wkhtmltopdf/weasyprint/LaTeX)")
+            + " not found (a browser's print to PDF uses the page's print CSS)"
         )
         return
     pdf = html_path.with_suffix(".pdf")
@@ -1372,7 +1395,9 @@ def inline_values(doc: dict, results: pd.DataFrame, exps: list[str], extra: Mapp
         "n_inconclusive": str(n[stats.INCONCLUSIVE]),
         "n_descriptive": str(n[stats.DESCRIPTIVE]),
         "exploratory_note": (
-            f"; {n['exploratory']} exploratory row{' is' if n['exploratory'] == 1 else 's are'} reported apart"
+            f"; {n['exploratory']} exploratory "
+            + ("row is" if n["exploratory"] == 1 else "rows are")
+            + " reported apart"
             if n["exploratory"]
             else ""
         ),
@@ -1470,7 +1495,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiment",
         default=None,
         help="JSON (or a JSON file) {name, source, splits, runs: [[size, method, seed], ...]}: what the "
-        "experiment trains and evaluates, so a missing method or split is an error (default: read from the data)",
+        "experiment trains and evaluates, so a missing method or split is an error "
+        "(default: read from the data)",
     )
     p.add_argument("--curves", default=None)
     p.add_argument("--eval", default=None)
