@@ -56,10 +56,19 @@ def find_browser() -> str:
     pytest.skip(msg)
 
 
-def chromium(browser: str, *args: str, timeout: int = 180) -> subprocess.CompletedProcess:
+def chromium(browser: str, *args: str, size=VIEWPORT, timeout: int = 180) -> subprocess.CompletedProcess:
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"]
-    flags += ["--no-first-run", "--disable-extensions", f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}"]
+    flags += ["--no-first-run", "--disable-extensions", f"--window-size={size[0]},{size[1]}"]
     return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def measure(browser: str, source: str, probe: Path, size=VIEWPORT) -> dict:
+    """Layout and visible text as the browser lays ``source`` out (written to ``probe`` with a script)."""
+    probe.write_text(source.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    dom = chromium(browser, "--dump-dom", probe.as_uri(), size=size).stdout
+    m = re.search(r'<pre id="rlvr-measure">(.*?)</pre>', dom, re.S)
+    assert m, f"the browser did not run the page: {dom[:500]}"
+    return json.loads(html.unescape(m.group(1)))
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +84,9 @@ def page(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def measured(browser, page, tmp_path_factory) -> dict:
     """Layout and visible text as the browser lays the page out (a copy with a measuring script)."""
-    probe = tmp_path_factory.mktemp("probe") / "report.html"
-    probe.write_text(
-        page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8"
+    return measure(
+        browser, page.read_text(encoding="utf-8"), tmp_path_factory.mktemp("probe") / "report.html"
     )
-    dom = chromium(browser, "--dump-dom", probe.as_uri()).stdout
-    m = re.search(r'<pre id="rlvr-measure">(.*?)</pre>', dom, re.S)
-    assert m, f"the browser did not run the page: {dom[:500]}"
-    return json.loads(html.unescape(m.group(1)))
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -141,3 +145,14 @@ def test_prints_to_pdf(browser, page, tmp_path):
     assert data.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", data))
     assert 5 <= pages <= 40, pages
+
+
+def test_print_layout_fits_a4(browser, page, tmp_path):
+    """The print rules applied on screen at A4 width (210 mm = 794 CSS px): nothing wider than the page,
+    the provenance expanded, the full configuration and the per-metric tables left out."""
+    source = page.read_text(encoding="utf-8").replace("@media print{", "@media all{")
+    printed = measure(browser, source, tmp_path / "print.html", size=(794, 1123))
+    assert printed["width"] <= 794, printed["width"]
+    assert "abc1234deadbeef" in printed["text"] and "2 CPU cores" in printed["text"]
+    assert "toy-arith" not in printed["text"] and "left out of print" in printed["text"]
+    assert printed["broken"] == 0 and printed["images"] >= 10

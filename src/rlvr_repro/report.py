@@ -1211,7 +1211,7 @@ td.met{color:#155724;font-weight:600}td.unmet{color:#8a1c24;font-weight:600}
 .v-rep{background:#d4edda;color:#155724}.v-con{background:#f8d7da;color:#721c24}
 .v-inc{background:#fff3cd;color:#7a5c00}.v-nr{background:#e2e3e5;color:#383d41}
 .figs{display:flex;flex-wrap:wrap;gap:0 1.6em;align-items:flex-start}
-figure{margin:.6em 0 1.4em}
+figure{margin:.6em 0 1.4em;min-width:0}
 figure img{display:block;width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#333;font-size:.86em;margin-top:.35em}
 table.samples{width:100%;table-layout:fixed}
@@ -1233,7 +1233,7 @@ details.notrun{font-size:.88em}details.notrun ul{margin:.3em 0;padding-left:1.4e
   table.tbl{font-size:7.8pt;break-inside:auto}
   thead{display:table-header-group}
   tr,tbody.claim-group,figure,img,pre{break-inside:avoid}
-  figure img{max-height:23cm;width:auto}
+  figure img{max-height:23cm;object-fit:contain}
   caption{break-before:avoid}
   details.provenance::details-content,details.notrun::details-content{content-visibility:visible}
   details.provenance::details-content,details.notrun::details-content{display:block}
