@@ -229,7 +229,7 @@ def test_claim_row_units_and_reasons(built):
     across = claim_rows(page, "etr_aime_vs_grpo")
     assert ">all sizes<" in across and "every model must reproduce" in across
     tie = claim_rows(page, "etr_math500_vs_grpo")
-    assert "<b>no effect larger than 0.0 pts</b>" in tie
+    assert "<b>no effect larger than 0.0 pts</b>" in tie and "no variation between units" in tie
     entropy = claim_rows(page, "etr_entropy_final_higher")
     assert "nats" in entropy and "pts" not in entropy
     steps = claim_rows(page, "adora_fewer_steps_to_grpo_final")

@@ -284,6 +284,8 @@ def reason_cell(row: Mapping, units: Units) -> str:
         )
     else:
         parts.append(f"MDE {esc(mde)}")
+    if _finite(row.get("se")) == 0.0:
+        parts.append("no variation between units: a zero-width interval, not certainty")
     check = str(row.get("published_check") or "")
     if check and check != "no published number":
         parts.append(f"vs published: {esc(check)}")
