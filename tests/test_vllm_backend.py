@@ -102,6 +102,13 @@ def test_seeded_per_prompt_and_one_engine(peaked):
         vllm_backend.sample(peaked, PROMPTS, 2, 0.0, 8, engine_kwargs=ENGINE)
 
 
+def test_seeded_batch_larger_than_one_scheduler_step(peaked):
+    """More prompt tokens than one engine step takes (4096): seeded requests must not be split."""
+    prompts = [make_prompt("+".join(str(i % 10) for i in range(k, k + 30))) for k in range(200)]
+    out = vllm_backend.sample(peaked, prompts, 2, 1.0, 4, seed=0, engine_kwargs=ENGINE)
+    assert len(out) == 200 and all(len(g) == 2 for g in out)
+
+
 def test_evaluate_runs_through_the_vllm_engine(peaked, tmp_path):
     from rlvr_repro.jsonl import write_jsonl
     from rlvr_repro.tasks import build_splits

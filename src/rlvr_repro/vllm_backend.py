@@ -8,7 +8,8 @@ the ``gpu`` extra: ``pip install -e .[gpu]``, envs/gpu.yaml; on a CPU envs/vllm-
 
 On a CPU vLLM reads ``gpu_memory_utilization`` as the share of host memory it reserves and refuses to
 start when that much is not free (the default 0.9 never is on a shared machine), and sizes its KV cache
-from ``VLLM_CPU_KVCACHE_SPACE`` (GiB); `cpu_defaults` sets both to small values unless given.
+from ``VLLM_CPU_KVCACHE_SPACE`` (GiB); `cpu_defaults` sets both to small values unless given, and
+turns chunked prefill off (with it, seeded sampling fails on a CPU once a batch spans several steps).
 TRL's colocated engine needs two changes on a CPU (`colocate_on_cpu`, called before the trainer is
 built): an eager engine in the policy's dtype, and a weight sync through vLLM's in-place reload (TRL
 loads one tensor at a time into layers the CPU backend has already repacked for its kernels, which fails).
@@ -30,6 +31,7 @@ import functools
 import gc
 import json
 import os
+import socket
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>")
 _ENGINES: dict[tuple[str, str], object] = {}
@@ -48,7 +50,9 @@ def cpu_defaults(engine_kwargs: dict) -> dict:
     if not on_cpu():
         return engine_kwargs
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", CPU_KV_CACHE_GIB)
-    return {"gpu_memory_utilization": CPU_MEMORY_SHARE, **engine_kwargs}
+    # Chunked prefill rewinds a seeded request's generator when its prompt is split across scheduler
+    # steps, which a CPU generator cannot do ("CPU Generator does not use offset"): prompts go whole.
+    return {"gpu_memory_utilization": CPU_MEMORY_SHARE, "enable_chunked_prefill": False, **engine_kwargs}
 
 
 def engine(model_path: str, seed: int = 0, **engine_kwargs):
@@ -124,6 +128,12 @@ def shutdown() -> None:
         pass
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def reload_sync(generation) -> None:
     """`VLLMGeneration.sync_weights` for a colocated engine on a CPU: every parameter in one in-place
     reload, which re-runs the backend's weight processing (TRL's per-tensor `load_weights` cannot)."""
@@ -164,6 +174,10 @@ def colocate_on_cpu() -> bool:
         dtype = str(self.model.dtype).removeprefix("torch.")
         vllm_generation.LLM = functools.partial(llm, enforce_eager=True, dtype=dtype)
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", CPU_KV_CACHE_GIB)
+        if self.accelerator.num_processes == 1:
+            # the engine's own one-process group: accelerate may have left MASTER_PORT at 29500, which
+            # concurrent jobs on one machine would all try to bind
+            os.environ["MASTER_PORT"] = str(free_port())
         try:
             init_vllm(self)
         finally:
