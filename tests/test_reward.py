@@ -146,3 +146,10 @@ def test_reward_function_reads_dataset_columns():
     checked = make_reward(format_check=True)
     assert checked.__name__ == "correct" and correctness_reward.__name__ == "correct"
     assert checked(["q", "q"], ["\\boxed{5}", "\\boxed{5}\\boxed{5}"], answer=["5", "5"]) == [1.0, 0.0]
+
+
+def test_final_line_text_after_a_number_is_not_an_answer():
+    # a tiny model's garbage final line: math-verify would find the leading 1, but it is not an answer
+    assert grade("1+0 = 1\n#### 1HsN.`,4###", "1") == 0.0
+    assert grade("#### \\frac{2}{2}", "1") == 1.0  # a LaTeX expression on the final line still is one
+    assert grade("#### 1", "1") == 1.0

@@ -31,7 +31,8 @@ ANSWER_FORMATS = ("gsm8k", "boxed")
 DEFAULT_ANSWER_FORMAT = "gsm8k"  # the synthetic tasks end with `tasks.FINAL_PREFIX` lines
 MAX_ANSWER_CHARS = 200
 MAX_TRAILING_WHITESPACE = 3  # guide_rl's format check
-_SYMBOLIC = re.compile(r"\\|[a-zA-Z]{2,}")  # LaTeX commands or names like sqrt, pi
+_MATH_WORDS = re.compile(r"\\[a-zA-Z]+|sqrt|pi")  # LaTeX commands, and names sympy reads
+_MATH_REST = re.compile(r"[\d\s+\-*/^().,{}]*")  # what may stand around them in an expression
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(/[+-]?\d+)?$")
 _BOX_COMMANDS = ("\\boxed{", "\\fbox{")
 
@@ -133,6 +134,12 @@ class Grade:
     format_ok: bool = True
 
 
+def _symbolic(pred: str) -> bool:
+    """A math expression with a LaTeX command or sqrt/pi and nothing but math symbols around them
+    (``\\frac{1}{2}``, ``2\\sqrt{3}``), so math-verify can read it; ``1HsN.`` is text, not math."""
+    return bool(_MATH_WORDS.search(pred)) and bool(_MATH_REST.fullmatch(_MATH_WORDS.sub("", pred)))
+
+
 def judge(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
           timeout: float = 5.0) -> Grade:  # fmt: skip
     """Grade one completion (module docstring). With `format_check`, a completion that fails
@@ -144,8 +151,8 @@ def judge(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT
     gold_num, pred_num = as_number(gold), as_number(pred)
     if gold_num is not None and pred_num is not None:
         return Grade(float(gold_num == pred_num), pred)
-    if where == "final-line" and gold_num is not None and not _SYMBOLIC.search(pred):
-        return Grade(0.0, pred)  # a GSM8K final line is a plain number; nothing for sympy to find
+    if where == "final-line" and gold_num is not None and not _symbolic(pred):
+        return Grade(0.0, pred)  # a GSM8K final line is a plain number or a math expression, not text
     return Grade(float(math_verify_with_timeout(f"${gold}$", f"${pred}$", timeout)), pred)
 
 
