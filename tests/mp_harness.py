@@ -2,7 +2,8 @@
 
     accelerate launch --multi_gpu --num_processes 2 tests/mp_harness.py MODEL_DIR OUT.pt METHOD...
 
-(``ACCELERATE_USE_CPU=1``: gloo on the CPU.) Used by tests/test_multiprocess.py. The rollouts are the
+(``ACCELERATE_USE_CPU=1``: gloo on the CPU.) Used by tests/test_multiprocess.py and, launched with a
+DeepSpeed config, tests/test_deepspeed.py (no gradients there: ZeRO keeps them in its partitions). The rollouts are the
 real KV-cache sampler, seeded per group by the prompt's token ids, so a group's completions do not
 depend on which process samples it or how many there are; the reward is a seeded coin per completion
 (0 on odd-numbered prompts unless hinted, so Guide has failed groups to re-sample). Rank 0 saves, per
@@ -63,7 +64,9 @@ class Grads(TrainerCallback):
         self.trainer, self.grads = trainer, None
 
     def on_pre_optimizer_step(self, args, state, control, **kwargs):
-        self.grads = torch.cat([p.grad.detach().flatten() for p in self.trainer.model.parameters()]).clone()
+        grads = [p.grad for p in self.trainer.model.parameters()]
+        if all(g is not None for g in grads):  # DeepSpeed ZeRO keeps gradients in its own partitions
+            self.grads = torch.cat([g.detach().flatten() for g in grads]).clone()
 
 
 def spec_for(config: dict, method: str) -> dict:
@@ -71,7 +74,7 @@ def spec_for(config: dict, method: str) -> dict:
         cfg.rl_spec(config, method),
         {"steps": 1, "prompts_per_step": PROMPTS, "prompts_per_update": PROMPTS, "num_generations": G,
          "per_device_train_batch_size": G, "max_completion_length": LENGTH, "learning_rate": 1e-3,
-         "save_steps": 1000, "num_iterations": 1, "max_grad_norm": 0.0, "refill": {"enabled": False},
+         "save_steps": 1000, "num_iterations": 1, "max_grad_norm": 1e6, "refill": {"enabled": False},
          "sampler": "kv"},
     )  # fmt: skip
 

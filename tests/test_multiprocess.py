@@ -23,7 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 HARNESS = str(ROOT / "tests/mp_harness.py")
 METHODS = ["grpo", "adora", "etr", "filter_grpo", "guide", "stack"]
 # computed on gathered tensors: the same in both runs
-GLOBAL_METRICS = ("reward", "accuracy", "frac_zero_std", "frac_kept", "adora/", "etr/", "num_tokens")
+GLOBAL_METRICS = (
+    "reward",
+    "accuracy",
+    "frac_zero_std",
+    "frac_kept",
+    "adora/",
+    "etr/",
+    "num_tokens",
+    "grad_norm",
+)
 # logged from each process's own rows (the main process's share is what gets logged)
 LOCAL_METRICS = ("refill/informative_prompts", "refill/rollouts", "guide/frac_replaced")
 
