@@ -21,6 +21,10 @@ install() {
 }
 
 start() {
+  if [ -s "$CONF" ] && SLURM_CONF=$CONF sinfo -h -o %T 2>/dev/null | grep -qE "idle|mix|alloc"; then
+    echo "export SLURM_CONF=$CONF"  # already up (a rerun)
+    return 0
+  fi
   mkdir -p "$DIR"/{state,spool,log,munge}
   for bin in slurmctld slurmd munged sbatch squeue; do
     command -v "$bin" >/dev/null || { echo "missing $bin: apt-get install -y slurm-wlm munge" >&2; exit 1; }
