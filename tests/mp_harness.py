@@ -70,13 +70,18 @@ class Grads(TrainerCallback):
 
 
 def spec_for(config: dict, method: str) -> dict:
-    return cfg.merge(
-        cfg.rl_spec(config, method),
+    """`METHOD+refill`: the method with dynamic sampling's refill on (fresh prompts drawn per process)."""
+    base, _, refill = method.partition("+")
+    spec = cfg.merge(
+        cfg.rl_spec(config, base),
         {"steps": 1, "prompts_per_step": PROMPTS, "prompts_per_update": PROMPTS, "num_generations": G,
          "per_device_train_batch_size": G, "max_completion_length": LENGTH, "learning_rate": 1e-3,
          "save_steps": 1000, "num_iterations": 1, "max_grad_norm": 1e6, "refill": {"enabled": False},
          "sampler": "kv"},
     )  # fmt: skip
+    if refill:
+        spec["refill"] = {"enabled": True, "max_rounds": 3, "carry_over": True}
+    return spec
 
 
 def run(model_dir: str, method: str, config: dict, dataset, work: Path) -> dict:

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.multiprocess
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = str(ROOT / "tests/mp_harness.py")
 METHODS = ["grpo", "adora", "etr", "filter_grpo", "guide", "stack"]
+REFILL = ["filter_grpo+refill", "guide+refill"]  # fresh prompts per process: no 1-process twin
 # computed on gathered tensors: the same in both runs
 GLOBAL_METRICS = (
     "reward",
@@ -51,7 +52,7 @@ def launch(n: int, model: Path, out: Path) -> dict:
         cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n),
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "--main_process_port", str(free_port()), HARNESS]  # fmt: skip
-    run = subprocess.run([*cmd, str(model), str(out), *METHODS], env=env, capture_output=True, text=True,
+    run = subprocess.run([*cmd, str(model), str(out), *METHODS, *REFILL], env=env, capture_output=True, text=True,
                          timeout=900)  # fmt: skip
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     return torch.load(out, weights_only=False)
@@ -83,6 +84,17 @@ def test_guide_resampled_on_both_ranks(runs):
     """The batch really exercises Guide across ranks: some groups failed and were re-sampled."""
     assert runs[0]["guide"]["logs"]["guide/frac_hinted"] > 0
     assert runs[0]["guide"]["logs"]["guide/frac_replaced"] > 0
+
+
+@pytest.mark.parametrize("method", REFILL)
+def test_refill_keeps_processes_in_lockstep(runs, method):
+    """Refill rounds run on every process until every process is full (or rounds run out); each draws
+    its own fresh prompts, so two processes train on other groups than one does (dapo.py)."""
+    one, two = runs[0][method]["logs"], runs[1][method]["logs"]
+    for logs in (one, two):
+        assert logs["refill/rounds"] >= 2  # the odd-numbered prompts fail: a second round was needed
+        assert torch.isfinite(torch.tensor(logs["loss"]))
+    assert two["frac_kept"] > 0 and runs[1][method]["grads"].abs().max() > 0
 
 
 @pytest.mark.xfail(strict=True, reason="RLVRTrainer.log_metric logs the main process's own values of hook "
