@@ -5,7 +5,7 @@ block (plus, for new math, one registered function in the trainer's registries).
 
 Validation runs when Snakemake builds the DAG and imports neither torch nor TRL: the GRPOConfig
 fields that `rl:` passes straight through and the registry names are static lists here
-(`grpo_fields.py`, `REGISTRY_NAMES`) that tests compare with TRL and the registries.
+(`grpo_fields.py`) that a test compares with TRL; registry names come from the rl package.
 """
 
 from __future__ import annotations
@@ -42,42 +42,11 @@ PROJECT_SET_GRPO_FIELDS = {
     "log_completions": "(off)",
 }
 
-# Names each registry of the trainer accepts, and where a method spec names them. A static copy, so the
-# DAG is checked without importing torch; tests/test_config.py compares it with `live_registry_names()`.
-# Rollout hooks and loss transforms are not named in a config: each applies itself when its flag is set
-# (`filter_groups`, `guide.enabled`, `overlong.enabled`).
-REGISTRY_NAMES = {
-    "advantage": ["adora", "grpo"],
-    "clip": ["etr", "fixed"],
-    "shaping": ["constant", "none", "percentile", "power"],
-    "aggregation": ["dr-grpo", "seq-mean", "token-mean"],
-    "kl": ["k3", "low_var_kl"],
-    "rollout_hook": ["dynamic_sampling", "guide_hints", "overlong"],
-    "loss_transform": ["guide_hinted"],
-}
-# Keyword arguments a config may give each registered function (its keyword-only parameters, less the
-# ones the trainer supplies); a typo such as `tua` would otherwise stop the RL job with a TypeError.
-REGISTRY_KWARGS = {
-    "advantage": {
-        "adora": ["mode", "lam", "amplify", "tau", "edge_rule", "exclude_truncated", "scale", "eps"],
-        "grpo": ["scale", "eps"],
-    },
-    "clip": {
-        "etr": [
-            "eps_low",
-            "eps_high",
-            "micro",
-            "macro",
-            "kappa",
-            "s_min",
-            "s_max",
-            "normalize",
-            "eps_low_max",
-        ],
-        "fixed": ["eps_low", "eps_high"],
-    },
-    "shaping": {"constant": ["gamma"], "none": [], "percentile": ["q", "floor", "scope"], "power": ["gamma"]},
-}
+# Registry names and the keyword arguments of each registered function are read from the rl package
+# itself when the DAG is built (it imports torch, about two seconds once), so a new paper's file needs no
+# edit here. Rollout hooks and loss transforms are not named in a config: each applies itself when its
+# flag is set (`filter_groups`, `guide.enabled`, `overlong.enabled`).
+KWARG_KINDS = ("advantage", "clip", "shaping")
 TRAINER_SUPPLIED = {"correct", "lengths", "truncated"}
 REGISTRY_KEYS = {
     "advantage": ("advantage", "name"),
@@ -92,15 +61,18 @@ class ConfigError(ValueError):
     pass
 
 
+@functools.cache
 def live_registry_names() -> dict[str, list[str]]:
-    """The names registered in the trainer's code (imports torch); what REGISTRY_NAMES must equal."""
+    """The names registered in the trainer's code (imports torch)."""
     from .rl.core import registry_names  # the one line to change if the registries move again
 
     return registry_names()
 
 
+@functools.cache
 def live_registry_kwargs() -> dict[str, dict[str, list[str]]]:
-    """REGISTRY_KWARGS as the registered functions' signatures give it (imports torch)."""
+    """Keyword arguments a config may give each registered function: its keyword-only parameters, less
+    the ones the trainer supplies (a typo such as `tua` would otherwise stop the RL job)."""
     import inspect
 
     from .rl.core import registries
@@ -110,7 +82,7 @@ def live_registry_kwargs() -> dict[str, dict[str, list[str]]]:
         return [p.name for p in params if p.kind == p.KEYWORD_ONLY and p.name not in TRAINER_SUPPLIED]
 
     live = registries()
-    return {kind: {name: knobs(fn) for name, fn in sorted(live[kind].items())} for kind in REGISTRY_KWARGS}
+    return {kind: {name: knobs(fn) for name, fn in sorted(live[kind].items())} for kind in KWARG_KINDS}
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -269,9 +241,9 @@ def _registry_errors(config: dict) -> list[str]:
                     found = False
                     break
                 node = node[part]
-            if found and node not in REGISTRY_NAMES[kind]:
+            if found and node not in live_registry_names()[kind]:
                 owner = f"methods.{method}" if _has_path(block, path) else "rl"
-                valid = REGISTRY_NAMES[kind]
+                valid = live_registry_names()[kind]
                 lines.append(
                     f"{owner}.{'.'.join(path)}: unknown {kind} {node!r} in method {method} "
                     f"(registered: {', '.join(valid)}){suggest(node, valid)}"
@@ -290,7 +262,7 @@ def _kwarg_errors(method: str, block: dict, spec: dict) -> list[str]:
     }  # fmt: skip
     lines = []
     for path, (kind, name, keys) in given.items():
-        valid = REGISTRY_KWARGS[kind].get(name)
+        valid = live_registry_kwargs()[kind].get(name)
         if valid is None:
             continue  # an unknown name, reported on its own
         for key in sorted(keys - set(valid)):
