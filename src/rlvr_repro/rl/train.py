@@ -12,7 +12,7 @@ from trl import GRPOConfig
 
 from ..jsonl import RECORD_FIELDS, read_jsonl
 from ..models import load_model, load_tokenizer
-from ..reward import correctness_reward
+from ..reward import make_reward
 from ..runs import JsonlMetrics, checkpoint_step, last_checkpoint, precision_kwargs, set_threads
 from ..sft import save_final
 from .core import TRL_LOSS_TYPE
@@ -24,10 +24,13 @@ RENAME = {"completions/mean_length": "completion_length", "completions/clipped_r
 
 
 def rl_dataset(path: Path) -> Dataset:
+    """The RL prompts with what the reward and hooks read; `answer_format` (boxed | gsm8k) when the
+    records carry it, so the reward grades each row as its source writes answers."""
     rows = read_jsonl(path, required=RECORD_FIELDS)
-    return Dataset.from_list(
-        [{k: r[k] for k in ("prompt", "answer", "hint", "difficulty", "id")} for r in rows]
+    keys = ["prompt", "answer", "hint", "difficulty", "id"] + (
+        ["answer_format"] if "answer_format" in rows[0] else []
     )
+    return Dataset.from_list([{k: r[k] for k in keys} for r in rows])
 
 
 # Project spec keys that grpo_config maps itself; any other spec key that is a GRPOConfig field
@@ -104,7 +107,7 @@ def train_rl(model_path: str, data: Path, out_dir: Path, spec: dict, seed: int, 
     args = grpo_config(spec, work_dir, seed)
     trainer = RLVRTrainer(
         model=model,
-        reward_funcs=reward_funcs or [correctness_reward],
+        reward_funcs=reward_funcs or [make_reward(format_check=spec.get("format_check", False))],
         args=args,
         train_dataset=rl_dataset(data),
         processing_class=tokenizer,
