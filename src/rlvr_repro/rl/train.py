@@ -101,6 +101,10 @@ def train_rl(model_path: str, data: Path, out_dir: Path, spec: dict, seed: int, 
     random model still sees mixed groups); `callbacks` are extra TrainerCallbacks.
     """
     set_threads(threads)
+    if spec.get("use_vllm"):
+        from .. import vllm_backend
+
+        vllm_backend.colocate_on_cpu()  # vLLM's CPU build: eager engine, reload-based weight sync
     tokenizer = load_tokenizer(model_path)
     model = load_model(model_path)
     checkpoint = last_checkpoint(work_dir)
