@@ -52,7 +52,9 @@ def test_n_samples_per_prompt_in_prompt_major_order_and_seeded(tiny):
     a = sampling.generate(model, enc["input_ids"], enc["attention_mask"], 4, 1.0, 8, tokenizer.eos_token_id)
     torch.manual_seed(0)
     b = sampling.generate(model, enc["input_ids"], enc["attention_mask"], 4, 1.0, 8, tokenizer.eos_token_id)
-    assert a == b and len(a) == 12 and all(len(row) == 8 for row in a)
+    assert a == b and len(a) == 12
+    # each sample runs to the cap or stops at its EOS (an untrained model draws EOS now and then)
+    assert all(len(row) == 8 or (len(row) < 8 and row[-1] == tokenizer.eos_token_id) for row in a)
     # sample j of prompt i continues prompt i: with T -> 0 every sample of a prompt is its greedy answer
     greedy = sampling.generate(
         model, enc["input_ids"], enc["attention_mask"], 1, 0.0, 8, tokenizer.eos_token_id

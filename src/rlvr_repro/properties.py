@@ -79,17 +79,27 @@ def token_entropy(
     return total / max(count, 1)
 
 
-def rollout_groups(model_path: str, rows: list[dict], G: int, temperature: float, max_new: int, seed: int):
-    """G sampled completions per prompt, graded: [(row, marks, lengths)], and their mean token entropy."""
-    from .evaluate import sample  # the project's KV-cache sampler, as evaluation uses it
+def rollout_groups(model_path: str, rows: list[dict], G: int, temperature: float, max_new: int, seed: int,
+                   spec: dict | None = None):  # fmt: skip
+    """G sampled completions per prompt, graded: [(row, marks, lengths)], and their mean token entropy.
 
-    tokenizer, model = load_tokenizer(model_path), load_model(model_path).eval()
+    Sampling goes through the evaluation's engine (`spec["engine"]`: the KV-cache sampler, or vLLM at
+    paper scale); the entropy needs the Hugging Face model's logits, so it is measured on the CPU path
+    only (NaN with vLLM)."""
+    from .evaluate import sampler
+
+    gen = sampler(model_path, spec or {}, seed)
     torch.manual_seed(seed)
-    samples = sample(model, tokenizer, [r["prompt"] for r in rows], G, temperature, max_new)
+    samples = gen([r["prompt"] for r in rows], G, temperature, max_new)
     groups = []
     for row, group in zip(rows, samples, strict=True):
-        marks = [float(grade(text, row["answer"]) > 0) for text, _ in group]
+        marks = [
+            float(grade(text, row["answer"], row.get("answer_format", "gsm8k")) > 0) for text, _ in group
+        ]
         groups.append((row, marks, [length for _, length in group]))
+    if (spec or {}).get("engine", "hf") != "hf":
+        return groups, float("nan")
+    tokenizer, model = load_tokenizer(model_path), load_model(model_path).eval()
     prompts = [r["prompt"] for r, g in zip(rows, samples, strict=True) for _ in g]
     texts = [text for g in samples for text, _ in g]
     return groups, token_entropy(model, tokenizer, prompts, texts)
@@ -160,7 +170,9 @@ def task_properties(models: dict[str, str], rl_data: Path, spec: dict, seed: int
     G, max_new = spec["num_generations"], spec["max_new_tokens"]
     out: dict[str, dict] = {}
     for label, path in models.items():
-        groups, entropy = rollout_groups(str(path), rows, G, spec.get("temperature", 1.0), max_new, seed)
+        groups, entropy = rollout_groups(
+            str(path), rows, G, spec.get("temperature", 1.0), max_new, seed, spec
+        )
         props = group_properties(groups, spec.get("tau", 0.5), spec["hard_from"], max_new)
         props["entropy"] = entropy
         for name, value in props.items():
