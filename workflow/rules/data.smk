@@ -59,7 +59,7 @@ rule provenance:
     log:
         f"{OUT}/logs/provenance.log",
     conda:
-        "../../envs/analysis.yaml"
+        TRAIN_ENV  # the versions recorded are those of the environment that trains
     params:
         config=as_json(config),
     shell:
