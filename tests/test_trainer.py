@@ -442,7 +442,7 @@ def digit_parity_reward(prompts, completions, **kwargs):
 
 @pytest.fixture
 def rl_run(model_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(train, "correctness_reward", digit_parity_reward)
+    monkeypatch.setattr(train, "make_reward", lambda format_check=False: digit_parity_reward)
     data = tmp_path / "rl.jsonl"
     records = [
         {
@@ -530,7 +530,7 @@ def test_killed_run_resumes_to_the_same_weights_and_metrics(rl_run, tmp_path, mo
     """A run killed after a checkpoint and started again does exactly the remaining steps: with refill
     (its carry-over buffer travels in the checkpoint) the weights and every metric equal the
     uninterrupted run's."""
-    monkeypatch.setattr(train, "correctness_reward", half_constant_reward)
+    monkeypatch.setattr(train, "make_reward", lambda format_check=False: half_constant_reward)
     refill = {"filter_groups": True, "refill": {"enabled": True, "max_rounds": 3, "carry_over": True}}
     full = rl_run("full", steps=4, **refill)
     assert [r["step"] for r in full] == [1, 2, 3, 4]
