@@ -1,5 +1,5 @@
 # rlvr-repro: regenerate every table and figure from one command, run from the repository root
-# (Snakemake finds this file as workflow/Snakefile; config paths are relative to the root):
+# (the rules, schemas, profiles and report pages live under workflow/; config paths are relative to the root):
 #   snakemake --cores all                                   default CPU experiment
 #   snakemake --cores all --configfile config/experiments/smoke.yaml
 
@@ -7,14 +7,14 @@
 configfile: "config/config.yaml"
 
 
-report: "report/workflow.rst"
+report: "workflow/report/workflow.rst"
 
 
-include: "rules/common.smk"
-include: "rules/data.smk"
-include: "rules/train.smk"
-include: "rules/eval.smk"
-include: "rules/report.smk"
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/eval.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -40,8 +40,8 @@ def test_analysis_and_hub_rules_are_local():
 
 
 def test_report_pages_exist():
-    snakefile = (ROOT / "workflow/Snakefile").read_text()
-    assert re.search(r'^report: "report/workflow.rst"', snakefile, flags=re.M)
+    snakefile = (ROOT / "Snakefile").read_text()
+    assert re.search(r'^report: "workflow/report/workflow.rst"', snakefile, flags=re.M)
     bodies = rule_bodies()
     for rule, caption in (
         ("figures", "figures.rst"),

@@ -3,8 +3,8 @@ import os
 import sys
 from pathlib import Path
 
-# the repository root: workflow/Snakefile, src/, config/
-ROOT = Path(workflow.basedir).parent
+# the repository root: the Snakefile, src/, config/
+ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(ROOT / "src"))
 
 from rlvr_repro import config as cfg  # noqa: E402
