@@ -164,7 +164,9 @@ def test_slurm_plugin_submits_the_rules_resources(tmp_path, nodes):
         shutil.rmtree(out_dir, ignore_errors=True)
     call = record.read_text().strip()
     print(call)
-    assert "--job-name" in call and "rule_rl_wildcards_qwen25math7b_guide" in call  # one job trains every seed
+    assert (
+        "--job-name" in call and "rule_rl_wildcards_qwen25math7b_guide" in call
+    )  # one job trains every seed
     assert "-p gpu" in call and "-t 1440" in call and "--mem 480000" in call and "--cpus-per-gpu=8" in call
     assert f"--gpus={8 * nodes}" in call
     if nodes > 1:

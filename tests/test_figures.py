@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from rlvr_repro import aggregate, figures, tables
+from rlvr_repro.aggregate import level_standardised
 
 SIZE_OFFSET = {"tiny": 0.0, "small": 0.05}
 EVAL_FIELDS = aggregate.EVAL_COLUMNS  # the files evaluate.py writes
@@ -46,6 +47,9 @@ def make_runs(root: Path, effects: dict, sizes=("tiny", "small"), seeds=(0, 1, 2
                             }
                             if method == "adora":
                                 row["adora/frac_up"] = 0.4
+                            for level in (1, 2):  # per-level rollout accuracy (trainer), one level a step
+                                if step % 2 == level - 1:
+                                    row[f"accuracy/level_{level}"] = row["accuracy"] / level
                             fh.write(json.dumps(row) + "\n")
                     files["metrics"].append(run / "metrics.jsonl")
                 rows = []
@@ -183,6 +187,27 @@ def test_aggregate_outputs(pipeline):
     assert set(ev["method"]) == {"sft", "grpo", "adora"}
     pr = pd.read_csv(agg / "problems.csv")
     assert len(pr) == 3 * 2 * 3 * 30
+
+
+def test_level_standardised_by_hand():
+    """Per level: trailing mean over the last 2 steps that drew it; equal weight over levels; NaN until
+    both levels were drawn and on steps without rollouts."""
+    nan = float("nan")
+    run = {"exp": "e", "size": "tiny", "method": "grpo", "seed": 0}
+    rows = [
+        {**run, "step": 1, "accuracy/level_1": 1.0, "accuracy/level_2": nan},
+        {**run, "step": 2, "accuracy/level_1": nan, "accuracy/level_2": nan},  # no rollouts this step
+        {**run, "step": 3, "accuracy/level_1": 0.5, "accuracy/level_2": 0.0},
+        {**run, "step": 5, "accuracy/level_1": nan, "accuracy/level_2": 0.4},
+        {**run, "step": 4, "accuracy/level_1": 0.0, "accuracy/level_2": nan},  # out of order on purpose
+    ]
+    other = [{**r, "seed": 1, "accuracy/level_1": 0.0 if r["step"] != 2 else nan} for r in rows]
+    curves = pd.DataFrame(rows + other)
+    got = level_standardised(curves, window=2)
+    # rows are in file order (steps 1, 2, 3, 5, 4); values follow step order within each run
+    want = [nan, nan, (0.75 + 0.0) / 2, (0.25 + 0.2) / 2, (0.25 + 0.0) / 2]
+    want += [nan, nan, 0.0, (0.0 + 0.2) / 2, 0.0]
+    np.testing.assert_allclose(got.to_numpy(), want)
 
 
 def test_aggregate_errors_name_the_file(tmp_path, capsys):

@@ -39,3 +39,19 @@ def test_targets_and_trends(tmp_path):
     assert trends["accuracy_first_fifth"] == pytest.approx(0.15)  # steps 1-2
     assert trends["accuracy_last_fifth"] == pytest.approx(0.95)  # steps 9-10
     assert trends["entropy_last_fifth"] == pytest.approx(0.05)
+
+
+def test_standardised_trend_removes_the_level_mix(tmp_path):
+    """Raw accuracy falls because late steps draw the hard level; per level it rises by 0.1."""
+    rows = []
+    for s in range(1, 11):
+        late = s > 5
+        levels = {"accuracy/level_1": 0.8 + 0.1 * late, "accuracy/level_4": 0.1 + 0.1 * late}
+        raw = 0.2 if late else 0.7  # the mix: mostly level 4 late, mostly level 1 early
+        rows.append({"step": s, "accuracy": raw, **levels})
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    trends = training_trends([path])
+    assert trends["accuracy_last_fifth"] < trends["accuracy_first_fifth"]
+    assert trends["accuracy_standardised_first_fifth"] == pytest.approx((0.8 + 0.1) / 2)
+    assert trends["accuracy_standardised_last_fifth"] == pytest.approx((0.9 + 0.2) / 2)

@@ -384,4 +384,6 @@ def test_slips_only_on_training_splits_and_keep_the_true_answer():
     assert all(r["solution"].rsplit("#### ", 1)[1] == r["answer"] for r in splits["test"])
     assert build_splits(cfg, 0) == splits  # deterministic
     with pytest.raises(ValueError, match="slip"):
-        build_splits({"families": ["arith"], "splits": {"test": {"n": 4, "difficulty": [1, 1], "slip": 0.1}}}, 0)
+        build_splits(
+            {"families": ["arith"], "splits": {"test": {"n": 4, "difficulty": [1, 1], "slip": 0.1}}}, 0
+        )

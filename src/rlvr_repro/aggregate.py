@@ -60,6 +60,9 @@ METHOD_ORDER = [
     "etr_micro",
     "etr_macro",
 ]
+LEVEL_PREFIX = "accuracy/level_"  # rollout accuracy per difficulty level (rl/trainer.py)
+LEVEL_COLUMN = "accuracy_standardised"
+LEVEL_WINDOW = 8  # logged rollout steps per level average: a fifth of the default run's 40
 SIZE_ORDER = ["tiny", "small", "base", "medium", "large"]
 DIFFICULTY_WORDS = ["easy", "medium", "hard", "harder", "hardest"]
 REFERENCE_METHOD = "grpo"
@@ -139,6 +142,7 @@ def aggregate(
     out_dir = Path(out_dir)
     curves = _concat([read_metrics_jsonl(p) for p in metrics], CURVE_FIRST)
     curves = _dedup(curves, CURVE_REQUIRED, "metrics")
+    curves[LEVEL_COLUMN] = level_standardised(curves)
     ev = _concat([read_csv_checked(p, EVAL_COLUMNS, "eval") for p in evals], EVAL_COLUMNS)
     ev = _dedup(ev, [*RUN_KEYS, "split", "metric", "k", "difficulty"], "eval")
     if "k" in ev.columns and len(ev):
@@ -150,6 +154,28 @@ def aggregate(
     for df, p in zip((curves, ev, pr), paths, strict=True):
         df.to_csv(p, index=False)
     return paths
+
+
+def level_standardised(curves: pd.DataFrame, window: int = LEVEL_WINDOW) -> pd.Series:
+    """Rollout accuracy standardised over difficulty levels, per run and logged rollout step.
+
+    Each level's accuracy (``accuracy/level_<d>`` columns) is averaged over the last ``window`` steps
+    that drew it; the value is the unweighted mean over the run's levels (direct standardisation to an
+    equal mix of levels), NaN until every level has been drawn and on steps without rollouts. With a few
+    prompts per step, which levels a step draws moves its raw accuracy more than training does."""
+    cols = [c for c in curves.columns if str(c).startswith(LEVEL_PREFIX)]
+    out = pd.Series(np.nan, index=curves.index, dtype=float)
+    if not cols or curves.empty:
+        return out
+    for _, g in curves.sort_values("step").groupby(RUN_KEYS, sort=False, dropna=False):
+        levels = g[cols].dropna(axis=1, how="all")
+        if levels.empty:
+            continue
+        drawn = levels.notna().any(axis=1)
+        per_level = levels.apply(lambda s: s.dropna().rolling(window, min_periods=1).mean())
+        per_level = per_level.reindex(levels.index).ffill()
+        out.loc[g.index[drawn.to_numpy()]] = per_level[drawn].mean(axis=1, skipna=False)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ CLI::
                  [--smooth 5] [--ci t|bootstrap] [--level 0.95] [--start sft] [--decomposition-k 16]
 
 Writes, when the data for them is present, ``F/<name>.png`` and ``F/<name>.pdf`` for every name in
-``FIGURE_NAMES``: training curves of reward, accuracy, entropy and length (one panel per size side by
-side, one line per method, mean over seeds), ``passk`` (pass@k vs k, rows = splits, columns = sizes),
+``FIGURE_NAMES``: training curves of reward, level-standardised accuracy (aggregate.level_standardised),
+accuracy, entropy and length (one panel per size side by side, one line per method, mean over seeds), ``passk`` (pass@k vs k, rows = splits, columns = sizes),
 ``acc_by_difficulty`` and ``passk_decomposition``; with ``--claims``, the same figures for the methods
 each paper's claims compare in ``F/<paper>/``; with ``--report-dir``, a copy of every PNG in
 ``R/<group>/<name>.png`` (group ``all`` or a paper), the layout Snakemake's report patterns read.
@@ -44,6 +44,8 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator  # noqa: E4
 from rlvr_repro import config as cfg  # noqa: E402
 from rlvr_repro import stats  # noqa: E402
 from rlvr_repro.aggregate import (  # noqa: E402
+    LEVEL_COLUMN,
+    LEVEL_WINDOW,
     START_METHOD,
     difficulty_order,
     read_curves,
@@ -57,6 +59,7 @@ from rlvr_repro.tables import _span, decomposition_by_run, problem_counts  # noq
 # name: (curves.csv column, axis label, scale, value range for clipping bands; None = observed envelope)
 CURVE_FIGURES = {
     "train_reward": ("reward", "Training reward", 1.0, None),
+    "train_reward_levels": (LEVEL_COLUMN, "Training accuracy, level-standardised (%)", 100.0, (0.0, 100.0)),
     "train_accuracy": ("accuracy", "Training accuracy (%)", 100.0, (0.0, 100.0)),
     "train_entropy": ("entropy", "Mean token entropy (nats)", 1.0, (0.0, math.inf)),
     "train_length": ("completion_length", "Completion length (tokens)", 1.0, (0.0, math.inf)),
@@ -278,6 +281,8 @@ def curves_figure(
     if key not in curves.columns or curves[key].notna().sum() == 0:
         return []
     data = curves.dropna(subset=[key])
+    if key == LEVEL_COLUMN:
+        window = 1  # already a per-level trailing mean (aggregate.level_standardised)
     sizes = size_order(data["size"])
     fig, axes = _grid(1, len(sizes))
     legend: dict = {}
@@ -307,6 +312,8 @@ def curves_figure(
             ax.set_ylim(*PERCENT)
     used = min(window, max(steps_seen))
     smoothing = f"trailing mean over {used} logged steps" if used > 1 else "unsmoothed"
+    if key == LEVEL_COLUMN:
+        smoothing = f"each level over its last {LEVEL_WINDOW} rollout steps, equal weight per level"
     title = f"{ylabel} during training ({smoothing}; {_spread_words(seeds_seen, ci, level)})"
     caption = (
         f"Seeds per method: {_span(seeds_seen)}; logged steps per run: {_span(steps_seen)}. Values are "

@@ -15,8 +15,8 @@ logs add the two trends that only a run shows (rollout reward rising, entropy fa
 | len_correct/len_wrong| correct and wrong completions differ in length         | differ          |
 | entropy              | mean per-token entropy of the sampled completions      | falls under RL  |
 
-The two trends from the GRPO runs (`training_trends`): rollout accuracy and entropy, mean of the first
-fifth of logged steps vs the last fifth, over seeds.
+The trends from the GRPO runs (`training_trends`): rollout accuracy (raw and standardised over
+difficulty levels) and entropy, mean of the first fifth of logged steps vs the last fifth, over seeds.
 """
 
 from __future__ import annotations
@@ -144,17 +144,30 @@ def by_level(groups) -> dict[str, float]:
 
 
 def training_trends(metrics_paths: list[Path]) -> dict[str, float]:
-    """Rollout accuracy and entropy, first fifth vs last fifth of the logged steps, mean over runs."""
-    first: dict[str, list] = {"accuracy": [], "entropy": []}
-    last: dict[str, list] = {"accuracy": [], "entropy": []}
+    """Rollout accuracy, its level-standardised form and entropy: first fifth vs last fifth of the
+    logged rollout steps, mean over runs. Standardised: each difficulty level's accuracy over the
+    fifth's steps that drew it, then the equal-weight mean over levels drawn in both fifths."""
+    first: dict[str, list] = {"accuracy": [], "accuracy_standardised": [], "entropy": []}
+    last: dict[str, list] = {k: [] for k in first}
     for path in metrics_paths:
         rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-        for key in first:
+        for key in ("accuracy", "entropy"):
             vals = [r[key] for r in rows if key in r]
             if len(vals) >= 5:
                 k = len(vals) // 5
                 first[key].append(np.mean(vals[:k]))
                 last[key].append(np.mean(vals[-k:]))
+        rollouts = [r for r in rows if "accuracy" in r]
+        k = len(rollouts) // 5
+        levels = sorted({key for r in rollouts for key in r if key.startswith("accuracy/level_")})
+        ends = []
+        for part in (rollouts[:k], rollouts[-k:]) if k else ():
+            ends.append({lv: np.mean([r[lv] for r in part if lv in r]) for lv in levels
+                         if any(lv in r for r in part)})  # fmt: skip
+        both = [lv for lv in levels if ends and all(lv in e for e in ends)]
+        if both:
+            first["accuracy_standardised"].append(np.mean([ends[0][lv] for lv in both]))
+            last["accuracy_standardised"].append(np.mean([ends[1][lv] for lv in both]))
     out = {}
     for key in first:
         if first[key]:
@@ -184,7 +197,7 @@ def task_properties(models: dict[str, str], rl_data: Path, spec: dict, seed: int
         out[name]["target"] = target
         out[name][f"met ({first})"] = _met(name, out[name][first])
     trends = training_trends(list(grpo_metrics))
-    for key in ("accuracy", "entropy"):
+    for key in ("accuracy", "accuracy_standardised", "entropy"):
         if f"{key}_first_fifth" in trends:
             out[f"grpo_training_{key}"] = {
                 "first fifth": trends[f"{key}_first_fifth"],

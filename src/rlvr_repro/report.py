@@ -532,6 +532,12 @@ FIGURE_TEXT: dict[str, tuple[str, str]] = {
         "A line that rises faster or ends higher learns more from the same number of rollouts; it says "
         "nothing yet about held-out problems (the claims use the evaluation).",
     ),
+    "train_reward_levels": (
+        "Share of training rollouts graded correct, standardised over difficulty levels: each level's "
+        "accuracy averaged over its recent rollout steps, then an equal-weight mean over levels",
+        "The raw training reward moves with which levels a step happened to draw; this curve holds the mix "
+        "of levels fixed, so a rise is the policy improving on the training distribution.",
+    ),
     "train_accuracy": (
         "Share of training rollouts graded correct per optimizer step, one panel per model size",
         "Steps-to-target claims read where a method's line first reaches the final level of the baseline's.",
@@ -568,6 +574,7 @@ FIGURE_TEXT: dict[str, tuple[str, str]] = {
 }
 FIGURE_METRICS = {  # figure -> which claims it bears on: (kinds, metrics) of their tests
     "train_reward": ({"curve_final", "curve_drop", "steps_to_target"}, {"reward"}),
+    "train_reward_levels": ({"curve_final", "curve_drop", "steps_to_target"}, {"reward", "accuracy"}),
     "train_accuracy": ({"curve_final", "curve_drop", "steps_to_target"}, {"accuracy"}),
     "train_entropy": ({"curve_final", "curve_drop"}, {"entropy"}),
     "train_length": (
@@ -580,6 +587,7 @@ FIGURE_METRICS = {  # figure -> which claims it bears on: (kinds, metrics) of th
 }
 PAPER_FIGURES = [
     "train_reward",
+    "train_reward_levels",
     "train_entropy",
     "train_length",
     "passk",
@@ -713,10 +721,15 @@ PROPERTY_TEXT = {  # name: (what it measures, kind of value), in the order shown
     "entropy": ("mean per-token entropy of the sampled completions", "nats"),
     "sft_test_not_saturated": ("test avg@n from eval.csv: a saturated split leaves no room", "share"),
     "grpo_training_accuracy": ("GRPO training accuracy, first vs last fifth of steps", "share"),
+    "grpo_training_accuracy_standardised": (
+        "GRPO training accuracy standardised over difficulty levels, first vs last fifth of steps",
+        "share",
+    ),
     "grpo_training_entropy": ("GRPO training entropy, first vs last fifth of steps", "nats"),
 }
 PROPERTY_LABEL = {
     "grpo_training_accuracy": "training accuracy (GRPO runs)",
+    "grpo_training_accuracy_standardised": "training accuracy, level-standardised (GRPO runs)",
     "grpo_training_entropy": "training entropy (GRPO runs)",
     "sft_test_not_saturated": "test avg@n",
     "len_correct": "length, correct",

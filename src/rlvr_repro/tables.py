@@ -77,7 +77,7 @@ def fmt_pm(mean: float, lo: float, hi: float, metric: str) -> str:
     if not math.isfinite(mean):
         return "–"
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        return f"{_num(mean * scale, dec)} ± nan"
+        return _num(mean * scale, dec)  # one seed: no interval to give
     return f"{_num(mean * scale, dec)} ± {_num((hi - lo) / 2 * scale, dec)}"
 
 

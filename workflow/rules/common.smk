@@ -31,6 +31,7 @@ METHODS = cfg.all_methods(config)
 RL_METHODS = [m for m in METHODS if not cfg.is_sft_method(config, m)]
 SFT_METHODS = [m for m in METHODS if cfg.is_sft_method(config, m)]
 THREADS = config.get("threads", 1)
+SFT_THREADS = config.get("sft_threads", THREADS)  # the warm start runs alone: give it the idle cores
 
 
 HUB_DATA = config["data"].get("source", "synthetic") == "hub"

@@ -11,7 +11,7 @@ rule sft:
         f"{OUT}/benchmarks/sft/{{size}}.tsv"
     conda:
         TRAIN_ENV
-    threads: THREADS
+    threads: SFT_THREADS
     resources:
         **job_resources("sft"),
     params:

@@ -157,6 +157,8 @@ class RLVRTrainer(GRPOTrainer):
         out = GRPOTrainer._generate_and_score_completions(self, rows)
         rewards = self._last_rewards  # gathered over processes
         self.log_metric("accuracy", (rewards >= 0.5).float().mean())
+        if self.model.training:
+            self.log_accuracy_by_level(rows, rewards)
         n = out["completion_ids"].size(0)
         start = self.accelerator.process_index * n
         local = rewards[start : start + n].clone()
@@ -169,6 +171,20 @@ class RLVRTrainer(GRPOTrainer):
             for hook in self.round_hooks:
                 batch = hook(self, batch)
         return batch
+
+    def log_accuracy_by_level(self, rows: list[dict], rewards: torch.Tensor) -> None:
+        """Rollout accuracy per integer `difficulty` level (`accuracy/level_<d>`, over processes).
+
+        Which levels a step happens to draw moves the step's mean accuracy more than training does at
+        8 prompts per step; aggregate.level_standardised averages these per level instead."""
+        try:
+            levels = [int(row["difficulty"]) for row in rows]
+        except (KeyError, TypeError, ValueError):
+            return  # data without integer levels (e.g. benchmark sources): nothing to standardise
+        levels = self.accelerator.gather(torch.tensor(levels, device=rewards.device))
+        correct = (rewards >= 0.5).float()
+        for level in levels.unique().tolist():
+            self.log_metric(f"accuracy/level_{level}", correct[levels == level].mean())
 
     def generate_and_score(self, rows: list[dict]):
         """Generate for `rows` outside TRL's bookkeeping (its rollout stats are left as they were);
