@@ -54,8 +54,9 @@ def reward(prompts, completions, id, **kwargs) -> list[float]:  # noqa: A002 - T
     out = []
     for prompt, completion, pid in zip(prompts, completions, id, strict=True):
         coin = hashlib.sha256((prompt + completion).encode()).digest()[0] < 128
-        hard = int(pid.rsplit("-", 1)[1]) % 2 == 1
-        out.append(float(coin and (HINT_TAG in prompt or not hard)))
+        kind = int(pid.rsplit("-", 1)[1]) % 4  # 0 always right, 2 a coin, 1 a coin with a hint, 3 never
+        hinted = HINT_TAG in prompt
+        out.append(float(kind == 0 or (coin and (kind == 2 or (kind == 1 and hinted)))))
     return out
 
 

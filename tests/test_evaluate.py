@@ -134,7 +134,7 @@ def test_rlvr_eval_writes_graded_samples_beside_eval_csv(tmp_path):
     assert [s["answer_format"] for s in shown] == ["gsm8k"] * 3 + ["boxed"] * 3
     assert {(s["exp"], s["size"], s["method"], s["seed"]) for s in shown} == {("e", "tiny", "grpo", 0)}
     assert shown[3]["prompt"] == "Q (boxed): What is 0+1?\nA: " and shown[3]["gold"] == "1"
-    assert all(0 < len(s["completion"]) <= 6 for s in shown)
+    assert all(len(s["completion"]) <= 6 for s in shown) and any(s["completion"] for s in shown)
     again = tmp_path / "again"
     args[4:6] = [str(again / "eval.csv"), str(again / "problems.csv")]
     assert rlvr(args) == 0

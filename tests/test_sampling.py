@@ -75,3 +75,46 @@ def test_next_token_top_p_keeps_the_smallest_prefix_with_enough_mass():
     full = sampling.next_token(logits, 1.0, 1.0)
     assert abs((full == 2).float().mean().item() - 0.2) < 0.03
     assert sampling.next_token(logits[:1], 0.0, 1.0).item() == 0
+
+
+def test_next_token_is_the_inverse_cdf_at_its_uniform():
+    logits = torch.tensor([[0.5, 0.3, 0.2]]).log().expand(7, 3)
+    u = torch.tensor([0.0, 0.49, 0.5, 0.79, 0.8, 0.999, 0.9999999])
+    assert sampling.next_token(logits, 1.0, 1.0, u).tolist() == [0, 0, 1, 1, 2, 2, 2]
+    # top-p 0.6 keeps {0, 1}, renormalised to 5/8, 3/8: the CDF is rescaled, not truncated
+    u = torch.tensor([0.0, 0.62, 0.63, 0.99, 0.5, 0.3, 0.7])
+    assert sampling.next_token(logits, 1.0, 0.6, u).tolist() == [0, 0, 1, 1, 0, 0, 1]
+
+
+def test_common_uniforms_couple_nearby_policies():
+    """The same uniforms under two nearby distributions pick different tokens only where u falls between
+    their CDFs: with probability sum_i |F_p(i) - F_q(i)| (here .03 + .01 + .01); independent draws
+    disagree with probability 1 - sum_i p_i q_i (.69)."""
+    p = torch.tensor([0.40, 0.30, 0.20, 0.10])
+    q = torch.tensor([0.37, 0.32, 0.20, 0.11])
+    coupled = (p.cumsum(0) - q.cumsum(0)).abs()[:-1].sum().item()  # 0.05
+    u = torch.rand(20000, generator=torch.Generator().manual_seed(0))
+    a = sampling.next_token(p.log().expand(20000, 4), 1.0, 1.0, u)
+    b = sampling.next_token(q.log().expand(20000, 4), 1.0, 1.0, u)
+    assert abs((a != b).float().mean().item() - coupled) < 0.006  # 4 standard errors
+    assert abs((a == 0).float().mean().item() - 0.40) < 0.015  # each side is still exact sampling
+    fresh = sampling.next_token(q.log().expand(20000, 4), 1.0, 1.0)
+    assert abs((a != fresh).float().mean().item() - (1 - (p * q).sum().item())) < 0.015
+
+
+def test_a_row_that_stops_early_leaves_the_other_rows_draws_unchanged(tiny):
+    """Uniforms are per (row, position): a row leaving the batch does not shift the others' stream."""
+    tokenizer, model, enc = tiny
+    ids, mask, eos = enc["input_ids"], enc["attention_mask"], tokenizer.eos_token_id
+
+    def draw(stop):
+        g = torch.Generator().manual_seed(5)
+        return sampling.generate(model, ids, mask, 4, 1.0, 12, stop, generator=g)
+
+    full = draw(eos)
+    fake = full[0][2]  # a token row 0 draws at position 3: now every row stops at its first one
+    cut = draw([eos, fake])
+    for row_full, row_cut in zip(full, cut, strict=True):
+        stop = next((i for i, t in enumerate(row_full) if t == fake), None)
+        assert row_cut == (row_full if stop is None else row_full[: stop + 1])
+    assert any(fake not in row for row in full) and len(cut[0]) == 3

@@ -94,7 +94,8 @@ def test_grpo_advantages_match_trl_with_trl_eps(model_dir, tmp_path):
     """Same rollouts (same seed): our grpo estimator with eps=1e-4 reproduces TRL's advantages."""
     trainer = make_trainer(model_dir, tmp_path, rewarder(mixed), advantage={"name": "grpo", "eps": 1e-4})
     ours = generate(trainer, batch("a", "b"))
-    trl = (torch.manual_seed(0), GRPOTrainer._generate_and_score_completions(trainer, batch("a", "b")))[1]
+    trainer._generation_calls = [-1, 0]  # replay the step's first generation call (its uniforms)
+    trl = GRPOTrainer._generate_and_score_completions(trainer, batch("a", "b"))
     assert torch.equal(ours["completion_ids"], trl["completion_ids"])
     assert torch.allclose(ours["advantages"], trl["advantages"], atol=1e-6)
     # p = 1/2 in group a (rows 0, 3 of 0..3) and 1/4 in group b (row 6): A = (R - p) / (std + 1e-4)
@@ -532,14 +533,15 @@ def test_killed_run_resumes_to_the_same_weights_and_metrics(rl_run, tmp_path, mo
     uninterrupted run's."""
     monkeypatch.setattr(train, "make_reward", lambda format_check=False: half_constant_reward)
     refill = {"filter_groups": True, "refill": {"enabled": True, "max_rounds": 3, "carry_over": True}}
-    full = rl_run("full", steps=4, **refill)
+    seed = 2  # a seed whose rollouts put a carried-over group to use in step 4 (asserted below)
+    full = rl_run("full", steps=4, seed=seed, **refill)
     assert [r["step"] for r in full] == [1, 2, 3, 4]
     assert any(r["grad_norm"] > 0 for r in full) and any(r["refill/rounds"] > 1 for r in full)
     assert any(r["refill/from_buffer"] > 0 for r in full[kill_at:] or full)  # the buffer matters
     with pytest.raises(Killed):
-        rl_run("killed", steps=4, callbacks=[KillAfterSave(kill_at)], **refill)
+        rl_run("killed", steps=4, seed=seed, callbacks=[KillAfterSave(kill_at)], **refill)
     assert not (tmp_path / "killed.model").exists()
-    resumed = rl_run("killed", steps=4, **refill)
+    resumed = rl_run("killed", steps=4, seed=seed, **refill)
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for a, b in zip(full, resumed, strict=True):
         assert numbers(a) == numbers(b), a["step"]
@@ -554,3 +556,16 @@ def test_vllm_importance_sampling_is_off_unless_asked(tmp_path):
     assert grpo_config(SPEC, tmp_path, seed=0).vllm_importance_sampling_correction is False
     on = grpo_config({**SPEC, "vllm_importance_sampling_correction": True}, tmp_path, seed=0)
     assert on.vllm_importance_sampling_correction is True
+
+
+def test_methods_on_one_seed_draw_their_rollouts_from_one_stream(model_dir, tmp_path):
+    """Common random numbers: a GRPO and an ADORA trainer of seed 0 sample identical step-0 rollouts
+    whatever the global RNG says; the next generation call of the step draws fresh uniforms."""
+    reward = rewarder(lambda pid, hinted, i: i % 2)
+    adora = {"name": "adora", "mode": "difficulty-amplify", "tau": 0.5, "amplify": 2.0, "lam": 0.1}
+    a = make_trainer(model_dir, tmp_path / "a", reward)
+    b = make_trainer(model_dir, tmp_path / "b", reward, advantage=adora)
+    first = generate(a, batch("a", "b"), seed=1)["completion_ids"]
+    assert torch.equal(first, generate(b, batch("a", "b"), seed=2)["completion_ids"])
+    again = generate(a, batch("a", "b"), seed=1)["completion_ids"]  # second call in step 0
+    assert not torch.equal(first, again)

@@ -1,9 +1,15 @@
-"""A small KV-cache sampler for the CPU evaluation path (the GPU path uses vLLM).
+"""A small KV-cache sampler for the CPU rollout and evaluation paths (the GPU path uses vLLM).
 
 Two savings over `model.generate(num_return_sequences=n)`, both exact (same model, same distribution):
 each prompt is prefilled once and its cache copied n times, and a row that has emitted EOS leaves the
 batch (its cache rows are dropped), so the batch shrinks as completions end instead of decoding padding
 until the longest one stops. Greedy output equals `generate`'s token for token (tests/test_sampling.py).
+
+Common random numbers: a sampled token is the inverse CDF of softmax(logits / T) at a uniform drawn up
+front for its (row, position), u ~ U(0, 1)^(rows x max_new_tokens). This is exact sampling, and it
+spends the random stream the same way whatever the completions' lengths, so two nearby policies given
+the same stream draw mostly the same tokens: methods compared on one seed see coupled rollouts and
+evaluation samples, which shrinks the variance of their paired differences without biasing them.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import torch
 from transformers import DynamicCache
 
 
-def next_token(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
-    """Sample from softmax(logits / T) restricted to the top-p nucleus; T = 0 is argmax."""
+def next_token(logits: torch.Tensor, temperature: float, top_p: float, u: torch.Tensor | None = None):
+    """Sample from softmax(logits / T) restricted to the top-p nucleus; T = 0 is argmax. With `u` (one
+    uniform per row), the token is the inverse CDF at u; without it, fresh uniforms are drawn."""
     if temperature == 0:
         return logits.argmax(-1)
     probs = torch.softmax(logits.float() / temperature, -1)
@@ -22,14 +29,20 @@ def next_token(logits: torch.Tensor, temperature: float, top_p: float) -> torch.
         outside = sorted_p.cumsum(-1) - sorted_p >= top_p  # the smallest prefix with mass >= top_p stays
         sorted_p = sorted_p.masked_fill(outside, 0.0)
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
-    return torch.multinomial(probs, 1).squeeze(-1)
+    if u is None:
+        u = torch.rand(probs.size(0), device=probs.device)
+    cdf = probs.cumsum(-1)
+    token = torch.searchsorted(cdf, (u.to(cdf) * cdf[:, -1]).unsqueeze(-1), right=True).squeeze(-1)
+    return token.clamp(max=probs.size(-1) - 1)
 
 
 @torch.no_grad()
 def generate(model, input_ids, attention_mask, n: int, temperature: float, max_new_tokens: int,
-             eos_token_id: int | list[int], top_p: float = 1.0) -> list[list[int]]:  # fmt: skip
+             eos_token_id: int | list[int], top_p: float = 1.0,
+             generator: torch.Generator | None = None) -> list[list[int]]:  # fmt: skip
     """Completion token ids (EOS included when emitted) for each of the n samples of each left-padded
-    prompt row, in the order prompt 0 sample 0..n-1, prompt 1 sample 0..n-1, ..."""
+    prompt row, in the order prompt 0 sample 0..n-1, prompt 1 sample 0..n-1, ... The uniforms of every
+    (row, position) are drawn first, from `generator` (else the global RNG)."""
     eos = torch.tensor(eos_token_id, device=input_ids.device).reshape(-1)
     cache = DynamicCache()
     positions = (attention_mask.cumsum(1) - 1).clamp(min=0)
@@ -40,9 +53,10 @@ def generate(model, input_ids, attention_mask, n: int, temperature: float, max_n
     mask = attention_mask.repeat_interleave(n, 0)
     position = positions[:, -1].repeat_interleave(n, 0) + 1
     alive = torch.arange(logits.size(0))
+    uniforms = torch.rand(logits.size(0), max_new_tokens, generator=generator) if temperature else None
     completions = [[] for _ in range(logits.size(0))]
     for step in range(max_new_tokens):
-        token = next_token(logits, temperature, top_p)
+        token = next_token(logits, temperature, top_p, None if uniforms is None else uniforms[alive, step])
         for row, t in zip(alive.tolist(), token.tolist(), strict=True):
             completions[row].append(t)
         keep = (~torch.isin(token, eos)).nonzero().squeeze(1)

@@ -144,9 +144,9 @@ class DynamicSampling:
         return rows_.cat(pool, trainer.pad_token_id)
 
     def _log(self, trainer, *, rounds, generated, informative, target, reused):
-        trainer.log_metric("refill/rounds", rounds)
-        trainer.log_metric("refill/rollouts", generated)
-        trainer.log_metric("refill/informative_prompts", informative)
-        trainer.log_metric("refill/frac_informative", informative / target)
-        trainer.log_metric("refill/from_buffer", reused)
-        trainer.log_metric("refill/buffer", len(self.buffer))
+        trainer.log_metric("refill/rounds", rounds)  # the same on every process (rounds run in lockstep)
+        trainer.log_global("refill/rollouts", generated)
+        trainer.log_global("refill/informative_prompts", informative)
+        trainer.log_global("refill/frac_informative", informative, target)
+        trainer.log_global("refill/from_buffer", reused)
+        trainer.log_global("refill/buffer", len(self.buffer))

@@ -216,7 +216,7 @@ class GuideHints:
         device = scores.device
         n_groups = scores.numel() // G
         failed = [g for g in range(n_groups) if scores[g * G : (g + 1) * G].max() < 0.5]
-        trainer.log_metric("guide/frac_hinted", len(failed) / n_groups)
+        trainer.log_global("guide/frac_hinted", len(failed), n_groups)
         n_max = int(trainer.accelerator.gather(torch.tensor([len(failed)], device=device)).max())
         if n_max == 0:
             trainer.log_metric("guide/hinted_success", float("nan"))
@@ -229,9 +229,9 @@ class GuideHints:
         batch["generated"] = batch.get("generated", 0) + len(failed) * G
         hint_scores = hint_scores.to(device=device, dtype=scores.dtype)
         p = hint_scores.view(-1, G).mean(dim=1)[: len(failed)]
-        trainer.log_metric("guide/hinted_success", hint_scores[: len(failed) * G].mean())
+        trainer.log_global("guide/hinted_success", hint_scores[: len(failed) * G].sum(), len(failed) * G)
         mixed = [(g, i) for i, g in enumerate(failed) if 0 < p[i] < 1]
-        trainer.log_metric("guide/frac_replaced", len(mixed) / n_groups)
+        trainer.log_global("guide/frac_replaced", len(mixed), n_groups)
         if not mixed:
             return batch
 

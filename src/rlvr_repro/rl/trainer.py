@@ -14,6 +14,7 @@ Everything else (generation, vLLM, DeepSpeed, logging, checkpoints) is TRL's and
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from contextlib import contextmanager
@@ -56,6 +57,7 @@ class RLVRTrainer(GRPOTrainer):
         self.round_hooks, self.sampler = core.rollout_hooks(method)
         self.loss_transforms = core.loss_transforms(method)
         self._timers: dict[str, float] = {}
+        self._generation_calls = [-1, 0]  # [step, calls so far in it]
         if self.args.per_device_train_batch_size % self.num_generations:
             raise ValueError(
                 "per_device_train_batch_size must hold whole groups (a multiple of num_generations)"
@@ -118,9 +120,21 @@ class RLVRTrainer(GRPOTrainer):
         ):  # the same context TRL's own generation path takes (ZeRO-3 gather, FSDP, checkpointing off)
             completion_ids = sampling.generate(
                 model, input_ids.to(device), mask.to(device), G, self.temperature, self.max_completion_length,
-                self.eos_token_ids, self.top_p,
+                self.eos_token_ids, self.top_p, generator=self._rollout_generator(),
             )  # fmt: skip
         return completion_ids, None
+
+    def _rollout_generator(self) -> torch.Generator:
+        """The uniforms of one generation call: a function of (seed, step, call within the step, process)
+        only, so every method trained on one seed samples its step-t rollouts from the same stream
+        (common random numbers, sampling.py) and a resumed run draws what the uninterrupted one drew."""
+        step = self.state.global_step
+        if self._generation_calls[0] != step:
+            self._generation_calls = [step, 0]
+        call = self._generation_calls[1]
+        self._generation_calls[1] += 1
+        key = repr(("rollout", self.args.seed, step, call, self.accelerator.process_index)).encode()
+        return torch.Generator().manual_seed(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest()))
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         with self._timed("score"):
@@ -138,6 +152,18 @@ class RLVRTrainer(GRPOTrainer):
     def log_metric(self, name: str, value) -> None:
         value = value.detach() if torch.is_tensor(value) else value
         self._metrics["train" if self.model.training else "eval"][name].append(float(value))
+
+    def log_global(self, name: str, total, count=None) -> None:
+        """Log sum(total) over processes, or sum(total) / sum(count) (NaN when the counts are 0).
+        Collective: every process must call it, in the same order."""
+        both = torch.tensor(
+            [float(total), 1.0 if count is None else float(count)], device=self.accelerator.device
+        )
+        total_sum, count_sum = self.accelerator.reduce(both, reduction="sum").tolist()
+        if count is None:
+            self.log_metric(name, total_sum)
+        else:
+            self.log_metric(name, total_sum / count_sum if count_sum else float("nan"))
 
     def any_process(self, flag: bool) -> bool:
         """True where any process says so (keeps generation rounds in lockstep)."""
@@ -191,7 +217,10 @@ class RLVRTrainer(GRPOTrainer):
         returns (prompt_ids, completion_ids, scores of the first reward function)."""
         prompts = [row["prompt"] for row in rows]
         saved = {k: len(v) for k, v in self._metrics["train"].items()}
+        tokens_seen = self.state.num_input_tokens_seen  # num_tokens counts the plain rollouts only
         prompt_ids, completion_ids, _, completions, *_ = self._generate(prompts)
+        self.state.num_input_tokens_seen = tokens_seen
+        self._metrics["train"]["num_tokens"] = [tokens_seen]
         for k, v in self._metrics["train"].items():
             del v[saved.get(k, 0) :]
         columns = {k: [r[k] for r in rows] for k in rows[0] if k not in ("prompt", "completion")}
