@@ -5,8 +5,9 @@
 (``ACCELERATE_USE_CPU=1``: gloo on the CPU.) Used by tests/test_multiprocess.py and, launched with a
 DeepSpeed config, tests/test_deepspeed.py (no gradients there: ZeRO keeps them in its partitions). The rollouts are the
 real KV-cache sampler, seeded per group by the prompt's token ids, so a group's completions do not
-depend on which process samples it or how many there are; the reward is a seeded coin per completion
-(0 on odd-numbered prompts unless hinted, so Guide has failed groups to re-sample). Rank 0 saves, per
+depend on which process samples it or how many there are; the reward is a seeded coin per completion on
+four kinds of prompt (always right, a coin, a coin only when hinted, never right), so Guide has failed
+groups to re-sample and refill has all-equal groups to replace. Rank 0 saves, per
 method, the logged loss and metrics and the gradient (after DDP's all-reduce, before the optimizer).
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import torch
 import yaml
 from transformers import TrainerCallback
+from trl.models import unwrap_model_for_generation
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -37,14 +39,15 @@ class FixedRollouts(RLVRTrainer):
     """The KV-cache sampler, one group at a time, seeded by the group's prompt."""
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
-        model = self.accelerator.unwrap_model(self.model)
         out = []
-        for i in range(0, len(prompt_ids), num_generations):
-            ids = torch.tensor([prompt_ids[i]])
-            torch.manual_seed(
-                int.from_bytes(hashlib.sha256(str(prompt_ids[i]).encode()).digest()[:4], "little")
-            )
-            with torch.no_grad():
+        # ZeRO-3: gather the full weights once, as TRL's generation does; a partitioned model would run
+        # collectives per forward, and ranks whose completions end early would run fewer of them
+        with unwrap_model_for_generation(self.model_wrapped, self.accelerator) as model, torch.no_grad():
+            for i in range(0, len(prompt_ids), num_generations):
+                ids = torch.tensor([prompt_ids[i]])
+                torch.manual_seed(
+                    int.from_bytes(hashlib.sha256(str(prompt_ids[i]).encode()).digest()[:4], "little")
+                )
                 out += sampling.generate(model, ids, torch.ones_like(ids), num_generations, 1.0, LENGTH,
                                          self.eos_token_ids)  # fmt: skip
         return out, None

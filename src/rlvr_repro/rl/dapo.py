@@ -121,8 +121,7 @@ class DynamicSampling:
 
         pool, self.buffer = self.buffer[:target], self.buffer[target:]
         reused = len(pool)
-        if pool:
-            pool = [trainer.refresh_old_logps(group) for group in pool]
+        pool = trainer.refresh_old_logps(pool)  # collective: every process, even with an empty pool
         spare, rounds, generated, prompts = [], 0, 0, inputs
         while rounds < self.max_rounds and trainer.any_process(len(pool) < target):
             batch = trainer.sample_round(prompts)

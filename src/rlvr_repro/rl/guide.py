@@ -232,7 +232,12 @@ class GuideHints:
         trainer.log_global("guide/hinted_success", hint_scores[: len(failed) * G].sum(), len(failed) * G)
         mixed = [(g, i) for i, g in enumerate(failed) if 0 < p[i] < 1]
         trainer.log_global("guide/frac_replaced", len(mixed), n_groups)
-        if not mixed:
+        if not trainer.any_process(bool(mixed)):
+            return batch
+        if not mixed:  # the other processes score their hinted rows: run the same forward passes
+            trainer.logps_on([], [])
+            if "ref_per_token_logps" in batch:
+                batch["ref_per_token_logps"] = trainer.ref_logps(batch)
             return batch
 
         src = [i * G + j for _, i in mixed for j in range(G)]
@@ -242,7 +247,7 @@ class GuideHints:
         new_mask = _right_pad([torch.ones_like(c) for c in c_ids], 0).to(device)
         plain = rows_.unpadded_prompts(batch)
         contexts = [prompt_ids[k] for k in src] if self.ratio_context == "hinted" else [plain[k] for k in dst]
-        new_old = trainer.logps_on(contexts, new_ids, new_mask)
+        new_old = trainer.logps_on(contexts, c_ids)[:, : new_ids.size(1)]
 
         width = max(batch["completion_ids"].size(1), new_ids.size(1))
         for key, value in (("completion_ids", trainer.pad_token_id), ("completion_mask", 0)):

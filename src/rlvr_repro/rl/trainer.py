@@ -229,34 +229,61 @@ class RLVRTrainer(GRPOTrainer):
         return prompt_ids, completion_ids, torch.tensor(scores, dtype=torch.float)
 
     @torch.no_grad()
-    def logps_on(self, prompts: list[list[int]], completion_ids, completion_mask):
-        """log pi_theta of the completions after the given prompts (token id lists), (B, T)."""
-        device = completion_ids.device
+    def logps_on(self, prompts: list[list[int]], completions: list[torch.Tensor]) -> torch.Tensor:
+        """log pi_theta of each completion (token ids, its padding dropped) after its prompt (token id
+        list): (B, longest completion), 0 past each completion's end.
+
+        Collective: every process calls it, with its own rows (maybe none). Rows are padded to the largest
+        count over processes, so every process runs the same forward passes (ZeRO-3 gathers the weights
+        inside each; a process with fewer passes would leave the others waiting)."""
+        n, device = len(prompts), self.accelerator.device
+        n_max = int(self.accelerator.gather(torch.tensor([n], device=device)).max())
+        if n < n_max:  # stand-in rows, dropped below
+            prompts = list(prompts) + [prompts[-1] if n else [self.pad_token_id]] * (n_max - n)
+            filler = completions[-1] if n else torch.tensor([self.pad_token_id])
+            completions = list(completions) + [filler] * (n_max - n)
+        if n_max == 0:
+            return torch.zeros(0, 1, device=device)
         ids = pad([torch.tensor(p) for p in prompts], self.pad_token_id, "left").to(device)
         mask = pad([torch.ones(len(p), dtype=torch.long) for p in prompts], 0, "left").to(device)
+        c_ids = pad([c.to(device) for c in completions], self.pad_token_id, "right")
+        c_mask = pad(
+            [torch.ones(c.numel(), dtype=torch.long, device=device) for c in completions], 0, "right"
+        )
         logps, _, _ = self._get_per_token_logps_and_entropies(
             self.model,
-            torch.cat([ids, completion_ids], dim=1),
-            torch.cat([mask, completion_mask], dim=1),
-            completion_ids.size(1),
+            torch.cat([ids, c_ids], dim=1),
+            torch.cat([mask, c_mask], dim=1),
+            c_ids.size(1),
             batch_size=self.args.per_device_train_batch_size,
         )
-        return logps
+        return (logps * c_mask)[:n]
 
-    def refresh_old_logps(self, batch: dict) -> dict:
-        """Old log-probs of carried-over rows, taken again under the current policy on each row's
-        ratio context; rows without old log-probs (NaN: ratio 1 at loss time) stay so."""
-        old = batch.get("old_per_token_logps")
-        if old is None:
-            return batch
-        has = ~torch.isnan(old).all(dim=1)
-        if not has.any():
-            return batch
-        plain = rows_.unpadded_prompts(batch)
-        contexts = [c if c is not None else p for c, p in zip(batch["old_context"], plain, strict=True)]
-        fresh = self.logps_on(contexts, batch["completion_ids"], batch["completion_mask"])
-        batch["old_per_token_logps"] = torch.where(has[:, None], fresh, old)
-        return batch
+    def refresh_old_logps(self, groups: list[dict]) -> list[dict]:
+        """Old log-probs of carried-over groups, taken again under the current policy on each row's ratio
+        context; rows without old log-probs (NaN: ratio 1 at loss time) stay so. One collective pass over
+        every process's groups (logps_on), whatever each process holds."""
+        todo = [g for g in groups if g.get("old_per_token_logps") is not None]
+        contexts, completions = [], []
+        for g in todo:
+            plain = rows_.unpadded_prompts(g)
+            contexts += [c if c is not None else p for c, p in zip(g["old_context"], plain, strict=True)]
+            completions += [
+                ids[m.bool()] for ids, m in zip(g["completion_ids"], g["completion_mask"], strict=True)
+            ]
+        if not self.any_process(bool(contexts)):
+            return groups
+        fresh, start = self.logps_on(contexts, completions), 0
+        for g in todo:
+            old = g["old_per_token_logps"]
+            rows, width = old.shape
+            block = torch.zeros_like(old)
+            part = fresh[start : start + rows, :width]
+            block[:, : part.size(1)] = part
+            has = ~torch.isnan(old).all(dim=1)
+            g["old_per_token_logps"] = torch.where(has[:, None], block, old)
+            start += rows
+        return groups
 
     @torch.no_grad()
     def ref_logps(self, batch):
