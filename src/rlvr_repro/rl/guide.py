@@ -247,7 +247,7 @@ class GuideHints:
         new_mask = _right_pad([torch.ones_like(c) for c in c_ids], 0).to(device)
         plain = rows_.unpadded_prompts(batch)
         contexts = [prompt_ids[k] for k in src] if self.ratio_context == "hinted" else [plain[k] for k in dst]
-        new_old = trainer.logps_on(contexts, c_ids)[:, : new_ids.size(1)]
+        new_old = trainer.logps_on(contexts, c_ids)  # (rows, longest completion), as new_ids
 
         width = max(batch["completion_ids"].size(1), new_ids.size(1))
         for key, value in (("completion_ids", trainer.pad_token_id), ("completion_mask", 0)):

@@ -277,9 +277,8 @@ class RLVRTrainer(GRPOTrainer):
         for g in todo:
             old = g["old_per_token_logps"]
             rows, width = old.shape
-            block = torch.zeros_like(old)
             part = fresh[start : start + rows, :width]
-            block[:, : part.size(1)] = part
+            block = torch.nn.functional.pad(part, (0, width - part.size(1)))  # the group's own width
             has = ~torch.isnan(old).all(dim=1)
             g["old_per_token_logps"] = torch.where(has[:, None], block, old)
             start += rows
