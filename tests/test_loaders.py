@@ -274,3 +274,39 @@ def test_guide_training_rows_without_solutions_leave_sft_empty_and_ids_unique(tm
     paths = loaders.write_hub_splits(spec, tmp_path / "data")
     rl = read_jsonl(paths["rl"])
     assert len({r["id"] for r in rl}) == 3 and read_jsonl(paths["sft"]) == []
+
+
+# The released strings, formatted with this problem, as their sources write them:
+# guide_rl verl/utils/dataset/templates.py (qwen_math_chat_template, llama_math_chat_template) and
+# QwenLM/Qwen2.5-Math evaluation/utils.py PROMPT_TEMPLATES["qwen25-math-cot"][0].
+RELEASED_PROBLEM = "Find an integer congruent to $1 \\pmod{7}$ and to $2 \\pmod{11}$."
+RELEASED_RENDERINGS = {
+    "qwen-math-chat": "<|im_start|>system\nPlease reason step by step, and put your final answer within "
+    "\\boxed{}.<|im_end|>\n<|im_start|>user\nProblem: "
+    + RELEASED_PROBLEM
+    + "<|im_end|>\n<|im_start|>assistant\n",
+    "qwen25-math-cot": "<|im_start|>system\nPlease reason step by step, and put your final answer within "
+    "\\boxed{}.<|im_end|>\n<|im_start|>user\n" + RELEASED_PROBLEM + "<|im_end|>\n<|im_start|>assistant\n",
+    "llama-math-chat": "<|start_header_id|>user<|end_header_id|>\n\nSolve the following math problem "
+    "efficiently and clearly:\n\n- For simple problems (2 steps or fewer):\nProvide a concise solution with "
+    "minimal explanation.\n\n- For complex problems (3 steps or more):\nUse this step-by-step format:\n\n"
+    "## Step 1: [Concise description]\n[Brief explanation and calculations]\n\n## Step 2: [Concise "
+    "description]\n[Brief explanation and calculations]\n\n...\n\nRegardless of the approach, always "
+    "conclude with:\n\nTherefore, the final answer is: $\\boxed{answer}$. I hope it is correct.\n\nWhere "
+    "[answer] is just the final number or expression that solves the problem.\n\nProblem: "
+    + RELEASED_PROBLEM
+    + "<|eot_id|>\n<|start_header_id|>assistant<|end_header_id|>\n\n",
+}
+
+
+@pytest.mark.parametrize("template", sorted(RELEASED_RENDERINGS))
+def test_templates_render_the_released_strings(template):
+    assert loaders.render_prompt(RELEASED_PROBLEM, template) == RELEASED_RENDERINGS[template]
+    assert set(loaders.TEMPLATE_END_TOKENS) == set(loaders.TEMPLATES)
+
+
+def test_only_hint_slot_templates_count_as_chat_and_others_reject_hints():
+    assert loaders.is_chat("qwen-math-chat")
+    assert not loaders.is_chat("qwen25-math-cot") and not loaders.is_chat("llama-math-chat")
+    with pytest.raises(ValueError, match="does not end with the answer cue"):
+        with_hint(loaders.render_prompt("x", "qwen25-math-cot"), "x\nHint: h")

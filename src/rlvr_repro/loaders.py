@@ -63,9 +63,30 @@ BOXED_INSTRUCTION = "Please reason step by step, and put your final answer withi
 
 #: ``plain`` ends with `tasks.ANSWER_CUE`, where `tasks.with_hint` inserts a hint; ``qwen-math-chat``
 #: holds the problem between `tasks.CHAT_PROBLEM_CUE` and `CHAT_ASSISTANT_TURN`, where `tasks.with_hint`
-#: puts the hinted problem. ``qwen-math-chat`` is Guide's ``qwen_math_chat_template`` (guide_rl
-#: ``verl/utils/dataset/templates.py``), also Qwen2.5-Math's own evaluation prompt, written as text so
-#: the trainer and vLLM see the same string.
+#: puts the hinted problem. Sources of the released strings, written here as text so the trainer and
+#: vLLM see the same string:
+#:
+#: * ``qwen-math-chat``: guide_rl's ``qwen_math_chat_template`` (``verl/utils/dataset/templates.py``),
+#:   with ``Problem: `` before the problem. It is not Qwen2.5-Math's own evaluation prompt.
+#: * ``qwen25-math-cot``: Qwen2.5-Math's ``PROMPT_TEMPLATES["qwen25-math-cot"]`` input part
+#:   (QwenLM/Qwen2.5-Math ``evaluation/utils.py``): the same system turn, the problem with no prefix.
+#: * ``llama-math-chat``: guide_rl's ``llama_math_chat_template`` (same file), the Llama-3.1-Instruct
+#:   header markup around the search-and-learn step-by-step instruction; it has no ``<|begin_of_text|>``
+#:   (the Llama tokenizer adds its BOS). Llama-3.1's end-of-turn token is ``<|eot_id|>``
+#:   (``tokenizer_config.json`` chat template).
+#:
+#: Only ``plain`` and ``qwen-math-chat`` hold the slot `tasks.with_hint` rewrites; the other two are
+#: evaluation prompts (`tasks.with_hint` rejects them with a ValueError naming the prompt).
+LLAMA_STEP_INSTRUCTION = (
+    "Solve the following math problem efficiently and clearly:\n\n"
+    "- For simple problems (2 steps or fewer):\nProvide a concise solution with minimal explanation.\n\n"
+    "- For complex problems (3 steps or more):\nUse this step-by-step format:\n\n"
+    "## Step 1: [Concise description]\n[Brief explanation and calculations]\n\n"
+    "## Step 2: [Concise description]\n[Brief explanation and calculations]\n\n...\n\n"
+    "Regardless of the approach, always conclude with:\n\n"
+    "Therefore, the final answer is: $\\boxed{answer}$. I hope it is correct.\n\n"
+    "Where [answer] is just the final number or expression that solves the problem.\n\n"
+)
 TEMPLATES = {
     "plain": "Q: {problem}\n" + BOXED_INSTRUCTION + ANSWER_CUE,
     "qwen-math-chat": "<|im_start|>system\n"
@@ -74,12 +95,24 @@ TEMPLATES = {
     + CHAT_PROBLEM_CUE
     + "{problem}"
     + CHAT_ASSISTANT_TURN,
+    "qwen25-math-cot": "<|im_start|>system\n"
+    + BOXED_INSTRUCTION
+    + "<|im_end|>\n<|im_start|>user\n{problem}"
+    + CHAT_ASSISTANT_TURN,
+    "llama-math-chat": "<|start_header_id|>user<|end_header_id|>\n\n"
+    + LLAMA_STEP_INSTRUCTION
+    + "Problem: {problem}<|eot_id|>\n<|start_header_id|>assistant<|end_header_id|>\n\n",
 }
 
 
 #: Tokens that end the model's turn under each template; `models.fetch_model` adds them to the base
 #: model's generation config so every engine stops there (base models' own EOS is <|endoftext|>).
-TEMPLATE_END_TOKENS = {"plain": (), "qwen-math-chat": ("<|im_end|>",)}
+TEMPLATE_END_TOKENS = {
+    "plain": (),
+    "qwen-math-chat": ("<|im_end|>",),
+    "qwen25-math-cot": ("<|im_end|>",),
+    "llama-math-chat": ("<|eot_id|>",),
+}
 
 
 def render_prompt(problem: str, template: str = "plain") -> str:
@@ -90,7 +123,9 @@ def render_prompt(problem: str, template: str = "plain") -> str:
 
 
 def is_chat(template: str) -> bool:
-    return TEMPLATES[template].endswith(CHAT_ASSISTANT_TURN)
+    """Whether `template` holds the chat problem slot `tasks.with_hint` replaces (``qwen-math-chat``)."""
+    text = TEMPLATES[template]
+    return text.endswith(CHAT_ASSISTANT_TURN) and CHAT_PROBLEM_CUE in text
 
 
 def record_hint(problem: str, template: str, hint: str = "", hinted_problem: str | None = None) -> str:
