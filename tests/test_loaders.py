@@ -274,3 +274,10 @@ def test_guide_training_rows_without_solutions_leave_sft_empty_and_ids_unique(tm
     paths = loaders.write_hub_splits(spec, tmp_path / "data")
     rl = read_jsonl(paths["rl"])
     assert len({r["id"] for r in rl}) == 3 and read_jsonl(paths["sft"]) == []
+
+
+def test_olympiadbench_keeps_context_and_unit(tmp_path):
+    row = {**OLYMPIAD_ROWS[0], "context": "A ball falls from rest.", "unit": "m/s"}
+    oly = load(tmp_path, "olympiadbench", [row])[0]
+    assert oly["problem"].startswith("A ball falls from rest.\n\n" + row["question"])
+    assert oly["problem"].endswith("Give the answer in m/s.")
