@@ -310,3 +310,10 @@ def test_only_hint_slot_templates_count_as_chat_and_others_reject_hints():
     assert not loaders.is_chat("qwen25-math-cot") and not loaders.is_chat("llama-math-chat")
     with pytest.raises(ValueError, match="does not end with the answer cue"):
         with_hint(loaders.render_prompt("x", "qwen25-math-cot"), "x\nHint: h")
+
+
+def test_olympiadbench_keeps_context_and_unit(tmp_path):
+    row = {**OLYMPIAD_ROWS[0], "context": "A ball falls from rest.", "unit": "m/s"}
+    oly = load(tmp_path, "olympiadbench", [row])[0]
+    assert oly["problem"].startswith("A ball falls from rest.\n\n" + row["question"])
+    assert oly["problem"].endswith("Give the answer in m/s.")

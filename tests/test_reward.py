@@ -153,3 +153,46 @@ def test_final_line_text_after_a_number_is_not_an_answer():
     assert grade("1+0 = 1\n#### 1HsN.`,4###", "1") == 0.0
     assert grade("#### \\frac{2}{2}", "1") == 1.0  # a LaTeX expression on the final line still is one
     assert grade("#### 1", "1") == 1.0
+
+
+@pytest.mark.parametrize(
+    "gold, completion, expected",
+    [
+        ("1, 2", "\\boxed{12}", 0.0),  # a list is never concatenated into a number
+        ("1, 2", "\\boxed{2, 1}", 1.0),  # a bare comma list is a solution set
+        ("-2, 2", "\\boxed{-22}", 0.0),
+        ("-2, 2", "\\boxed{2,-2}", 1.0),
+        ("1, 2", "\\boxed{1, 2, 2}", 0.0),  # multiset: sizes must agree
+        ("1, \\frac{1}{2}", "\\boxed{0.5, 1}", 1.0),
+        ("(1, 2)", "\\boxed{(2, 1)}", 0.0),  # a parenthesised tuple is ordered
+        ("(1, 2)", "\\boxed{(1, 2)}", 1.0),
+        ("1,234", "\\boxed{1234}", 1.0),  # thousands separator
+        ("6.3e-5", "\\boxed{0.000063}", 1.0),  # scientific notation, exact
+        ("6.3\\times10^{-26}", "\\boxed{6.3e-26}", 1.0),
+        ("6.3 \\times 10^{-26}", "\\boxed{6.4e-26}", 0.0),
+    ],
+)
+def test_lists_sets_tuples_and_scientific_notation(gold, completion, expected):
+    assert grade(completion, gold, "boxed") == expected
+
+
+def test_deeply_nested_braces_are_linear():
+    import time
+
+    start = time.perf_counter()
+    assert grade("\\boxed{" + "{" * 15 + "5" + "}" * 15 + "}", "5", "boxed") == 1.0
+    assert grade("\\boxed{" + "{" * 15 + "\\frac{10}{2}" + "}" * 15 + "}", "5", "boxed") == 1.0
+    assert time.perf_counter() - start < 5.0
+
+
+def test_timeout_is_counted_and_logged(monkeypatch, caplog):
+    import time
+
+    from rlvr_repro import reward
+
+    monkeypatch.setattr(reward, "_math_verify", lambda gold, pred, conn: time.sleep(10))
+    before = reward.TIMEOUTS["count"]
+    with caplog.at_level("WARNING", logger="rlvr_repro.reward"):
+        assert reward.grade("\\boxed{x^2}", "y^2", "boxed", timeout=0.3) == 0.0
+    assert reward.TIMEOUTS["count"] == before + 1
+    assert "timed out" in caplog.text

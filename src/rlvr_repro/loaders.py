@@ -257,10 +257,16 @@ def _row_question_answer(prefix):
 
 
 def _row_olympiadbench(row, i):
+    """OlympiadBench keeps ``context`` (before the question) and ``unit`` (the answer's unit, stated
+    after it): the question is incomplete without them (issue 17)."""
     solution = row.get("solution") or ""
     if isinstance(solution, (list, tuple)):
         solution = "\n".join(solution)
-    return {"id": f"olympiadbench-{row.get('id', i)}", "problem": row["question"],
+    context, unit = (row.get("context") or "").strip(), (row.get("unit") or "").strip()
+    problem = f"{context}\n\n{row['question']}" if context else row["question"]
+    if unit:
+        problem += f"\n\nGive the answer in {unit}."
+    return {"id": f"olympiadbench-{row.get('id', i)}", "problem": problem,
             "answer": answer_text(row["final_answer"]), "solution": solution, "difficulty": 0}  # fmt: skip
 
 

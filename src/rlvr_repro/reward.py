@@ -15,13 +15,24 @@ nor a function name scores 0 against a numeric gold, as it always has. Everythin
 answer included (``\\boxed{x=5}`` against ``5``), goes through Hugging Face `math-verify` as
 ``verify(parse(gold), parse(pred))`` (gold first, the order matters) in a forked child with our own
 timeout: math-verify's built-in timeout uses ``signal.alarm``, which breaks outside the main thread.
-Malformed or endless output scores 0 and never raises.
+Malformed or endless output scores 0 and never raises; a grader timeout is counted
+(`TIMEOUTS`) and logged, so it is never a silent 0.
+
+Lists, sets and tuples (issue 17; a reading, the papers are silent): a comma is a thousands separator
+only in ``1,234,567`` form, never elsewhere, so gold ``1, 2`` is never the number 12. A bare
+comma-separated gold (MATH's "enter all solutions", ``1, 2``) is a solution set and compares as a
+multiset, element by element, in any order; a bracketed gold (``(1, 2)``, ``[0, 1)``) is a tuple or
+interval and is left to math-verify, which compares it in order. Scientific notation (``6.3e-5``,
+``6.3\\times10^{-26}``, Minerva's golds) is read as an exact number before math-verify, which reads
+``e`` as Euler's number. Redundant outer braces (``{{{5}}}``) are stripped before math-verify, whose
+parse grows exponentially with the depth (issue 22 point 7).
 
 Optionally (``format_check``), guide_rl's response format check gates the reward (`format_ok`).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import re
 from dataclasses import dataclass
@@ -35,6 +46,12 @@ _MATH_WORDS = re.compile(r"\\[a-zA-Z]+|sqrt|pi")  # LaTeX commands, and names sy
 _MATH_REST = re.compile(r"[\d\s+\-*/^().,{}]*")  # what may stand around them in an expression
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(/[+-]?\d+)?$")
 _BOX_COMMANDS = ("\\boxed{", "\\fbox{")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+_SCIENTIFIC = re.compile(
+    r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:[eE]|\\times10\^|\\cdot10\^|\*10\^)\{?([+-]?\d+)\}?$"
+)
+_LOG = logging.getLogger(__name__)
+TIMEOUTS = {"count": 0}  # math-verify calls killed at the timeout, in this process
 
 
 def last_boxed(text: str) -> str | None:
@@ -84,7 +101,16 @@ def format_ok(text: str) -> bool:
 
 
 def as_number(s: str) -> Fraction | None:
-    s = s.replace(",", "").replace(" ", "").rstrip(".")
+    """An exact number: integer, decimal, fraction, ``1,234`` thousands or scientific notation
+    (``6.3e-5``, ``6.3\\times10^{-26}``); None otherwise (``1, 2`` is a list, not 12)."""
+    s = s.replace(" ", "").replace("{,}", ",").rstrip(".")
+    if "," in s:
+        if not _THOUSANDS.match(s):
+            return None
+        s = s.replace(",", "")
+    sci = _SCIENTIFIC.match(s)
+    if sci:
+        return Fraction(sci.group(1)) * Fraction(10) ** int(sci.group(2))
     if not _NUMBER.match(s):
         return None
     try:
@@ -118,7 +144,13 @@ def math_verify_with_timeout(gold: str, pred: str, timeout: float = 5.0) -> bool
     child = mp.get_context("fork").Process(target=_math_verify, args=(gold, pred, send), daemon=True)
     child.start()
     send.close()
-    ok = recv.recv() if recv.poll(timeout) else False
+    finished = recv.poll(timeout)
+    ok = recv.recv() if finished else False
+    if not finished:
+        TIMEOUTS["count"] += 1
+        _LOG.warning(
+            "math-verify timed out after %.1f s (gold %r, answer %r): scored 0", timeout, gold[:80], pred[:80]
+        )
     child.kill()
     child.join()
     return ok
@@ -140,6 +172,64 @@ def _symbolic(pred: str) -> bool:
     return bool(_MATH_WORDS.search(pred)) and bool(_MATH_REST.fullmatch(_MATH_WORDS.sub("", pred)))
 
 
+def strip_braces(s: str) -> str:
+    """``{{{5}}}`` -> ``5``: drop outer braces that enclose the whole answer, in linear time."""
+    s = s.strip()
+    while len(s) >= 2 and s[0] == "{" and s[-1] == "}" and _closing(s, 0) == len(s) - 1:
+        s = s[1:-1].strip()
+    return s
+
+
+def _closing(s: str, open_at: int) -> int:
+    depth = 0
+    for j in range(open_at, len(s)):
+        depth += {"{": 1, "}": -1}.get(s[j], 0)
+        if depth == 0:
+            return j
+    return -1
+
+
+def split_top_level(s: str) -> list[str]:
+    """Split on commas outside any brackets or braces (``1, \\frac{1}{2}`` -> two parts)."""
+    parts, depth, start = [], 0, 0
+    for j, ch in enumerate(s):
+        depth += 1 if ch in "({[" else -1 if ch in ")}]" else 0
+        if ch == "," and depth == 0:
+            parts.append(s[start:j].strip())
+            start = j + 1
+    return [*parts, s[start:].strip()]
+
+
+def _is_set(gold: str) -> bool:
+    """A bare comma list (MATH's "enter all solutions"): top-level commas, not a thousands number."""
+    return len(split_top_level(gold)) > 1 and not _THOUSANDS.match(gold.replace(" ", ""))
+
+
+def _same_set(gold: str, pred: str, timeout: float) -> bool:
+    """Multiset equality: every gold element matched by a distinct predicted element (docstring)."""
+    golds, preds = split_top_level(gold), split_top_level(pred)
+    if len(golds) != len(preds):
+        return False
+    unused = list(preds)
+    for g in golds:
+        hit = next((p for p in unused if _equal(g, p, timeout)), None)
+        if hit is None:
+            return False
+        unused.remove(hit)
+    return True
+
+
+def _equal(gold: str, pred: str, timeout: float) -> bool:
+    """One answer against one gold: exact numbers first, sets as multisets, else math-verify."""
+    gold, pred = strip_braces(gold), strip_braces(pred)
+    gold_num, pred_num = as_number(gold), as_number(pred)
+    if gold_num is not None and pred_num is not None:
+        return gold_num == pred_num
+    if _is_set(gold):
+        return _same_set(gold, pred, timeout)
+    return math_verify_with_timeout(f"${gold}$", f"${pred}$", timeout)
+
+
 def judge(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
           timeout: float = 5.0) -> Grade:  # fmt: skip
     """Grade one completion (module docstring). With `format_check`, a completion that fails
@@ -149,11 +239,9 @@ def judge(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT
     if not formatted or pred is None or len(pred) > MAX_ANSWER_CHARS:
         return Grade(0.0, pred, formatted)
     gold_num, pred_num = as_number(gold), as_number(pred)
-    if gold_num is not None and pred_num is not None:
-        return Grade(float(gold_num == pred_num), pred)
-    if where == "final-line" and gold_num is not None and not _symbolic(pred):
+    if where == "final-line" and gold_num is not None and pred_num is None and not _symbolic(pred):
         return Grade(0.0, pred)  # a GSM8K final line is a plain number or a math expression, not text
-    return Grade(float(math_verify_with_timeout(f"${gold}$", f"${pred}$", timeout)), pred)
+    return Grade(float(_equal(gold, pred, timeout)), pred)
 
 
 def grade(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
