@@ -9,8 +9,9 @@ Reads what the run left behind, nothing is re-run:
 - each RL run's `metrics.jsonl`: per optimizer step, rollout generation, scoring and the rest
   (forward, backward, optimizer), as `StepTimer` measured them;
 - the SFT runs' TRL `train_runtime`;
-and measures one thing itself: how long a fresh Python takes to import torch, transformers and TRL
-(the fixed cost every training and evaluation job pays before it works).
+and measures one thing itself: how long a fresh Python takes to make the imports a job really makes
+(`rlvr_repro.rl.train` for RL, which pulls in the trainer; TRL imports its modules lazily, so importing
+only `torch, transformers, trl` measures half of it; the fixed cost every job pays before it works).
 
 Prints a table of categories: imports and process start, SFT, rollout generation, forward and
 backward, evaluation, analysis (the rules without a benchmark file: read from the job log times),
@@ -22,21 +23,31 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The RL job's real import (cli.py imports rlvr_repro.rl.train lazily, which builds the trainer classes).
+JOB_IMPORT = "import rlvr_repro.rl.train"
 HEAVY = ("sft", "rl", "sft_continue", "evaluate", "task_properties")
 
 
+def job_env() -> dict[str, str]:
+    """This checkout's sources first on the path, as the workflow's jobs see them."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p)
+    return env
+
+
 def import_seconds(repeats: int = 3) -> float:
-    """Median wall time of `python -c 'import torch, transformers, trl'` in a fresh process."""
+    """Median wall time of a fresh process importing what an RL job imports (`rlvr_repro.rl.train`)."""
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch, transformers, trl"], check=True)
+        subprocess.run([sys.executable, "-c", JOB_IMPORT], check=True, env=job_env())
         times.append(time.perf_counter() - t0)
     return sorted(times)[len(times) // 2]
 
@@ -94,7 +105,7 @@ def main(argv=None) -> int:
     }
     total = sum(cats.values())
     compute = sum(v for k, v in cats.items() if k.startswith(("SFT", "rollout", "forward", "evaluation")))
-    print(f"{exp}: {n_jobs} heavy jobs; one import of torch+transformers+trl takes {imp:.1f} s here")
+    print(f"{exp}: {n_jobs} heavy jobs; one job import ({JOB_IMPORT}) takes {imp:.1f} s here")
     print(f"{'category':62s} {'core-s':>8s} {'share':>7s}")
     for name, value in cats.items():
         print(f"{name:62s} {value:8.0f} {value / total:7.1%}")

@@ -242,3 +242,15 @@ def test_misspelled_keyword_argument_of_a_registered_function_fails_with_a_sugge
     bad["methods"]["guide"]["guide"]["shaping_kwargs"] = {"qq": 0.5}
     with pytest.raises(cfg.ConfigError, match=r"shaping 'percentile' takes no 'qq'.*did you mean 'q'"):
         cfg.validate(bad)
+
+
+def test_gradient_checkpointing_is_off_on_the_cpu_and_on_in_the_large_paper_configs(tmp_path):
+    """TRL 1.16's GRPOConfig turns checkpointing on; config.yaml turns it off and the job obeys (issue 23)."""
+    base = default()
+    assert _grpo_config()(cfg.rl_spec(base, "grpo"), tmp_path, 0).gradient_checkpointing is False
+    assert base["sft"]["gradient_checkpointing"] is False
+    for name in ("adora_qwen25_7b", "etr_qwen25math7b", "etr_qwen3_8b_base", "guide_qwen25math7b",
+                 "single_gpu_qwen25math15b"):  # fmt: skip
+        merged = cfg.merge(base, yaml.safe_load((ROOT / f"config/experiments/{name}.yaml").read_text()))
+        assert merged["rl"]["gradient_checkpointing"] is True, name
+        assert merged["sft"]["gradient_checkpointing"] is True, name

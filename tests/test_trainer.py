@@ -569,3 +569,33 @@ def test_methods_on_one_seed_draw_their_rollouts_from_one_stream(model_dir, tmp_
     assert torch.equal(first, generate(b, batch("a", "b"), seed=2)["completion_ids"])
     again = generate(a, batch("a", "b"), seed=1)["completion_ids"]  # second call in step 0
     assert not torch.equal(first, again)
+
+
+@pytest.mark.parametrize("loss", ["token-mean", "seq-mean", "dr-grpo"])
+def test_trimmed_micro_batch_gradients_equal_the_padded_computation(model_dir, tmp_path, loss):
+    """Issue 23: dropping the all-padding completion columns leaves the gradients unchanged."""
+    trainer = make_trainer(model_dir, tmp_path, rewarder(mixed), loss=loss)
+    out = generate(trainer, batch("a", "b"))
+    extra = 7  # padding columns beyond every row's completion, as TRL's batch-wide padding leaves
+    rows = out["completion_ids"].size(0)
+    padded = {**out}
+    padded["completion_ids"] = torch.cat(
+        [out["completion_ids"], out["completion_ids"].new_full((rows, extra), trainer.pad_token_id)], 1
+    )
+    padded["completion_mask"] = torch.cat(
+        [out["completion_mask"], out["completion_mask"].new_zeros((rows, extra))], 1
+    )
+
+    def grads(inputs, trim):
+        trainer.model.zero_grad()
+        if not trim:
+            trainer._trim_padding = lambda x: x
+        trainer._compute_loss(trainer.model, inputs).backward()
+        trainer.__dict__.pop("_trim_padding", None)
+        return [p.grad.clone() for p in trainer.model.parameters() if p.grad is not None]
+
+    assert trainer._trim_padding(padded)["completion_ids"].size(1) <= out["completion_ids"].size(1)
+    trimmed, full = grads(padded, True), grads(padded, False)
+    assert trimmed and len(trimmed) == len(full)
+    for a, b in zip(trimmed, full, strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)

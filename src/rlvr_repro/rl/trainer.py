@@ -346,6 +346,7 @@ class RLVRTrainer(GRPOTrainer):
     # ---------- loss ----------
     def _compute_loss(self, model, inputs):
         """core.policy_loss x the method's loss transforms x aggregation (+ beta x KL)."""
+        inputs = self._trim_padding(inputs)
         prompt_ids, completion_ids = inputs["prompt_ids"], inputs["completion_ids"]
         completion_mask = inputs["completion_mask"]
         input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
@@ -373,6 +374,23 @@ class RLVRTrainer(GRPOTrainer):
             if not (isinstance(value, float) and value != value):  # skip NaN stats (e.g. no hinted rows)
                 self.log_metric(("guide/" if key != "clip_frac" else "") + key, value)
         return loss
+
+    def _trim_padding(self, inputs: dict) -> dict:
+        """Cut the micro-batch's completion columns to its own longest completion (issue 23).
+
+        TRL pads the whole generation batch to its longest completion; the trailing columns every row
+        masks out cost forward and backward but add nothing: attention is causal, so earlier positions
+        do not see them, and the aggregation normalisers are batch-level counts carried in `inputs`."""
+        mask = inputs["completion_mask"]
+        width = int(mask.any(dim=0).nonzero().max().item()) + 1 if mask.any() else 1
+        full = mask.size(1)
+        if width == full:
+            return inputs
+        return {
+            k: v[:, :width] if torch.is_tensor(v) and v.dim() >= 2 and v.size(1) == full and not k.startswith("prompt")
+            else v
+            for k, v in inputs.items()
+        }  # fmt: skip
 
     def _aggregate(self, per_token_loss, mask, inputs):
         """Aggregation with TRL's gradient-accumulation normalisers (GRPOTrainer._compute_loss): token-mean
