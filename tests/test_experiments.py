@@ -171,8 +171,8 @@ def test_slurm_plugin_submits_the_rules_resources(tmp_path, nodes):
     assert f"--gpus={8 * nodes}" in call
     if nodes > 1:
         assert "--nodes=2" in call and "--ntasks-per-node=8" in call
-    else:
-        assert "--nodes" not in call
+    else:  # one node's GPUs on one node, never spread (issue 16, #2)
+        assert "--nodes=1" in call and "--ntasks-per-node" not in call
 
 
 def slurm_up() -> bool:
