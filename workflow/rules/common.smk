@@ -114,8 +114,8 @@ def job_resources(kind, runs=1):
     }
     if spec.get("cpus_per_gpu") and spec["gpu"]:
         out["cpus_per_gpu"] = spec["cpus_per_gpu"]
-    if spec["gpu"]:
-        out["nodes"] = spec["nodes"]  # --nodes=1 too: SLURM could otherwise spread one node's GPUs
+    if spec["gpu"]:  # --nodes=1 too: SLURM could otherwise spread one node's GPUs over nodes
+        out["nodes"] = spec["nodes"]
     if spec["nodes"] > 1:
         out.update(mpi="srun", tasks_per_node=spec["gpu"])
     return out
