@@ -114,7 +114,8 @@ def job_resources(kind, runs=1):
     }
     if spec.get("cpus_per_gpu") and spec["gpu"]:
         out["cpus_per_gpu"] = spec["cpus_per_gpu"]
-    if spec["gpu"]:  # --nodes=1 too: SLURM could otherwise spread one node's GPUs over nodes
+    # --nodes=1 too: SLURM could otherwise spread one node's GPUs over nodes
+    if spec["gpu"]:
         out["nodes"] = spec["nodes"]
     if spec["nodes"] > 1:
         out.update(mpi="srun", tasks_per_node=spec["gpu"])
