@@ -171,8 +171,8 @@ def test_slurm_plugin_submits_the_rules_resources(tmp_path, nodes):
     assert f"--gpus={8 * nodes}" in call
     if nodes > 1:
         assert "--nodes=2" in call and "--ntasks-per-node=8" in call
-    else:
-        assert "--nodes" not in call
+    else:  # one node's GPUs on one node, never spread (issue 16, #2)
+        assert "--nodes=1" in call and "--ntasks-per-node" not in call
 
 
 def slurm_up() -> bool:
@@ -205,3 +205,28 @@ def test_multi_node_needs_several_gpus_per_node():
     c["resources"]["train"] = {"gpu": 8, "nodes": 2}
     with pytest.raises(cfg.ConfigError, match="data.benchmarks"):
         cfg.validate(c)
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_every_experiment_lets_its_clip_mechanisms_act(path):
+    from rlvr_repro.rl.geometry import geometry_rows
+
+    assert geometry_rows(merged(path))  # raises on a clip no-op (issue 16, #7)
+
+
+def test_dry_run_refuses_a_clip_no_op_naming_method_and_geometry():
+    from rlvr_repro.rl.geometry import check_clip_acts, geometry_rows
+
+    c = merged(ROOT / "config/experiments/single_gpu_qwen25math15b.yaml")
+    spec = cfg.rl_spec(c, "etr")
+    assert batch_geometry(spec)["max_steps"] == 2 * spec["steps"]  # two updates per rollout batch
+    c["rl"]["prompts_per_update"] = c["rl"]["prompts_per_step"]
+    with pytest.raises(ValueError, match=r"method 'etr': clip.name=etr .*1 optimizer update per rollout"):
+        geometry_rows(c)
+    one = {"prompts_per_step": 8, "num_generations": 2}
+    with pytest.raises(ValueError, match="clip-higher"):
+        check_clip_acts("dapo", {**one, "clip": {"name": "fixed", "eps_low": 0.2, "eps_high": 0.28}})
+    with pytest.raises(ValueError, match="guide.ratio_context=plain"):
+        check_clip_acts("guide", {**one, "guide": {"enabled": True, "ratio_context": "plain"}})
+    check_clip_acts("guide", {**one, "guide": {"enabled": True, "ratio_context": "hinted"}})
+    check_clip_acts("etr", {**one, "num_iterations": 2, "clip": {"name": "etr"}})

@@ -90,6 +90,12 @@ GPU_RUN = any(
 TRAIN_ENV = "../../envs/gpu.yaml" if GPU_RUN else "../../envs/train.yaml"
 
 
+def engine_env(section):
+    """Conda env of an evaluation rule: the GPU one where its `engine: vllm` imports vLLM (issue 16, #4)."""
+    vllm = config.get(section, {}).get("engine") == "vllm"
+    return "../../envs/gpu.yaml" if vllm else "../../envs/train.yaml"
+
+
 def job_spec(kind):
     """config `resources.<kind>` over the CPU defaults (`gpu` counts GPUs per node)."""
     return {**JOB_DEFAULTS[kind], **config.get("resources", {}).get(kind, {})}
@@ -108,8 +114,11 @@ def job_resources(kind, runs=1):
     }
     if spec.get("cpus_per_gpu") and spec["gpu"]:
         out["cpus_per_gpu"] = spec["cpus_per_gpu"]
+    # --nodes=1 too: SLURM could otherwise spread one node's GPUs over nodes
+    if spec["gpu"]:
+        out["nodes"] = spec["nodes"]
     if spec["nodes"] > 1:
-        out.update(nodes=spec["nodes"], mpi="srun", tasks_per_node=spec["gpu"])
+        out.update(mpi="srun", tasks_per_node=spec["gpu"])
     return out
 
 

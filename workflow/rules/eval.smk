@@ -19,7 +19,7 @@ rule evaluate:
     benchmark:
         f"{OUT}/benchmarks/evaluate/{{size}}_{{method}}.tsv"
     conda:
-        "../../envs/train.yaml"
+        engine_env("eval")
     threads: THREADS
     resources:
         **job_resources("eval"),
@@ -45,7 +45,7 @@ rule task_properties:
     benchmark:
         f"{OUT}/benchmarks/task_properties/{{size}}.tsv"
     conda:
-        "../../envs/train.yaml"
+        engine_env("task_properties")
     threads: THREADS
     resources:
         **job_resources("eval"),

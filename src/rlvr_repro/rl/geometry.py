@@ -47,6 +47,43 @@ def batch_geometry(spec: dict, world_size: int = 1) -> dict:
     }
 
 
+def clip_dependent_mechanisms(spec: dict) -> list[str]:
+    """Mechanisms of an RL spec that act only through the clipped importance ratio (docs/METHODS.md §3, §2).
+
+    ETR (``clip.name != fixed``) and clip-higher (``eps_high != eps_low``) change nothing but the clip
+    bounds; Guide's ``ratio_context: plain`` ratio is pi_theta / pi_old on the same plain context. With one
+    optimizer update per rollout batch TRL keeps no old log-probs, the ratio is exactly 1 and none of them
+    acts. Reading: Guide's default ``hinted`` ratio (old log-probs on the hinted prompt) differs from 1
+    even on-policy, so it is not listed.
+    """
+    clip = spec.get("clip") or {}
+    found = []
+    if clip.get("name", "fixed") != "fixed":
+        found.append(f"clip.name={clip['name']}")
+    elif clip.get("eps_high", 0.2) != clip.get("eps_low", 0.2):
+        found.append(f"clip-higher (eps_low={clip.get('eps_low')}, eps_high={clip.get('eps_high')})")
+    guide = spec.get("guide") or {}
+    if guide.get("enabled") and guide.get("ratio_context", "hinted") == "plain":
+        found.append("guide.ratio_context=plain")
+    return found
+
+
+def check_clip_acts(method: str, spec: dict) -> None:
+    """Refuse a method whose clip-dependent mechanism is a no-op under its update geometry (issue 16, #7)."""
+    updates = spec["prompts_per_step"] // spec.get("prompts_per_update", spec["prompts_per_step"])
+    updates *= spec.get("num_iterations", 1)
+    found = clip_dependent_mechanisms(spec)
+    if updates == 1 and found:
+        raise ValueError(
+            f"method {method!r}: {', '.join(found)} acts only through the clipped ratio, but its update geometry "
+            f"(prompts_per_step {spec['prompts_per_step']}, prompts_per_update "
+            f"{spec.get('prompts_per_update', spec['prompts_per_step'])}, num_iterations "
+            f"{spec.get('num_iterations', 1)}) makes 1 optimizer update per rollout batch, so the ratio is "
+            "exactly 1 and the method equals GRPO; set prompts_per_update to half of prompts_per_step "
+            "or num_iterations >= 2"
+        )
+
+
 def train_world_size(config: dict) -> int:
     """Processes of one RL job: GPUs per node x nodes (1 on a CPU)."""
     train = config.get("resources", {}).get("train", {})
@@ -65,6 +102,7 @@ def geometry_rows(config: dict) -> list[dict]:
             continue
         spec = rl_spec(config, method)
         geo = batch_geometry(spec, world)
+        check_clip_acts(method, spec)
         per_rollout = spec["prompts_per_step"] // spec.get("prompts_per_update", spec["prompts_per_step"])
         rows.append({
             "method": method,
