@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from .numerics import pin
+
 # Commands whose module parses its own arguments, with their one-line help.
 DELEGATED_HELP = {
     "aggregate": "concatenate per-run metrics and evaluation CSVs into tidy tables",
@@ -163,6 +165,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    pin()  # before torch is imported: the kernel choice is read when torch first dispatches
     if argv and argv[0] in DELEGATED:
         return importlib.import_module(f"rlvr_repro.{DELEGATED[argv[0]]}").main(argv[1:]) or 0
     args = parser().parse_args(argv)

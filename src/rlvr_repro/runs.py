@@ -15,6 +15,8 @@ import torch
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
+from . import numerics
+
 PINNED = ["torch", "trl", "transformers", "accelerate", "datasets", "tokenizers", "math-verify", "snakemake"]
 
 
@@ -22,6 +24,11 @@ def set_threads(threads: int) -> None:
     """Snakemake's `threads` decides torch's intra-op threads (one thread per job by default)."""
     torch.set_num_threads(max(1, threads))
     os.environ["OMP_NUM_THREADS"] = str(max(1, threads))
+    os.environ["MKL_NUM_THREADS"] = str(max(1, threads))
+    try:
+        torch.set_num_interop_threads(1)  # one inter-op thread: no reordering across parallel ops
+    except RuntimeError:
+        pass  # already set (or inter-op work started) in this process
 
 
 def precision_kwargs() -> dict:
@@ -96,6 +103,7 @@ def provenance(config: dict, root: Path = Path(".")) -> dict:
         "versions": versions(),
         "config": config,
         "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores, {gpu}",
+        "numerics": numerics.settings(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
