@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from datasets import Dataset  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
+from transformers.trainer_callback import PrinterCallback  # noqa: E402
 from trl import GRPOTrainer  # noqa: E402
 
 from rlvr_repro import config as cfg  # noqa: E402
@@ -91,6 +92,7 @@ def trainer_for(variant: str, spec: dict, model: str, data: Dataset, work: Path)
         timers, logps, lambda *a, **k: "forward" if torch.is_grad_enabled() else "old_logps"
     )
     trainer.accelerator.backward = timed(timers, trainer.accelerator.backward, "backward")
+    trainer.remove_callback(PrinterCallback)  # the table is the output, not the per-step logs
     split = Split(timers)
     trainer.add_callback(split)
     return trainer, split
