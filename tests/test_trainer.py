@@ -35,6 +35,7 @@ from rlvr_repro.rl import core, train
 from rlvr_repro.rl.adora import adora_advantages
 from rlvr_repro.rl.etr import etr_clip_range
 from rlvr_repro.rl.train import grpo_config
+from rlvr_repro.rl.trainer import RLVRTrainer
 from rlvr_repro.tasks import make_prompt, with_hint
 
 
@@ -599,3 +600,60 @@ def test_trimmed_micro_batch_gradients_equal_the_padded_computation(model_dir, t
     assert trimmed and len(trimmed) == len(full)
     for a, b in zip(trimmed, full, strict=True):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
+
+
+def update_grads(trainer, rows, sort: bool):
+    """Summed gradients of one optimizer update's micro-batches, as the HF loop accumulates them."""
+    if not sort:
+        trainer._sort_updates_by_length = lambda b, updates: b
+    trainer.model.zero_grad()
+    trainer._buffered_inputs, trainer._generation_calls, micro = None, [-1, 0], []
+    torch.manual_seed(0)  # the same rollouts and TRL shuffle on both sides
+    for step in range(trainer.args.gradient_accumulation_steps):
+        trainer._step = step
+        inputs = trainer._prepare_inputs(rows)
+        micro.append(trainer._trim_padding(inputs)["completion_mask"].size(1))
+        trainer._compute_loss(trainer.model, inputs).backward()
+    trainer.__dict__.pop("_sort_updates_by_length", None)
+    return [p.grad.clone() for p in trainer.model.parameters() if p.grad is not None], micro
+
+
+@pytest.mark.parametrize("loss", ["token-mean", "seq-mean", "dr-grpo"])
+def test_length_sorted_micro_batches_leave_the_update_gradient_unchanged(model_dir, tmp_path, loss):
+    """Issue 23: sorting an update's rows by completion length before the micro-batch split changes
+    only the order of summed micro-batch gradients (and lets each micro-batch be trimmed)."""
+    trainer = make_trainer(model_dir, tmp_path, rewarder(mixed), n_groups=3, loss=loss,
+                           gradient_accumulation_steps=3)  # fmt: skip
+    trainer.current_gradient_accumulation_steps = 3
+    sample_round = trainer.sample_round
+
+    def ragged(rows):  # completions of many lengths (the random tiny model rarely stops early)
+        out = sample_round(rows)
+        ends = torch.tensor([(7 * i) % out["completion_mask"].size(1) + 1 for i in range(len(rows))])
+        out["completion_mask"] = out["completion_mask"] * (
+            torch.arange(out["completion_mask"].size(1)) < ends[:, None]
+        )
+        return out
+
+    trainer.sample_round = ragged
+    rows = batch("a", "b", "c")
+    (sorted_, widths), (plain, plain_widths) = (
+        update_grads(trainer, rows, True),
+        update_grads(trainer, rows, False),
+    )
+    assert widths == sorted(widths) and sum(widths) < sum(plain_widths)  # buckets: less padding
+    assert sorted_ and len(sorted_) == len(plain)
+    for a, b in zip(sorted_, plain, strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
+    again, _ = update_grads(trainer, rows, True)
+    assert all(torch.equal(a, b) for a, b in zip(sorted_, again, strict=True))  # deterministic
+
+
+def test_length_sort_keeps_each_update_its_rows():
+    """With two updates per rollout batch, rows never move between updates (TRL's shuffle decides)."""
+    lengths = torch.tensor([[1] * n + [0] * (5 - n) for n in (5, 1, 3, 2, 4, 1, 5, 2)])
+    out = RLVRTrainer._sort_updates_by_length({"completion_mask": lengths, "id": list("abcdefgh"),
+                                               "n": torch.tensor(8)}, updates=2)  # fmt: skip
+    assert out["id"] == ["b", "d", "c", "a", "f", "h", "e", "g"]
+    assert out["completion_mask"].sum(1).tolist() == [1, 2, 3, 5, 1, 2, 4, 5]
+    assert out["n"].item() == 8

@@ -24,7 +24,7 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 from trl.models import unwrap_model_for_generation
-from trl.trainer.utils import pad, use_adapter
+from trl.trainer.utils import pad, shuffle_sequence_dict, split_tensor_dict, use_adapter
 
 from .. import sampling
 from . import batch as rows_
@@ -342,6 +342,39 @@ class RLVRTrainer(GRPOTrainer):
         out["num_items_in_batch"] = gather((mask * keep[:, None]).sum()).sum()
         out["num_seqs_in_batch"] = gather(((mask.sum(dim=1) > 0) * keep).sum()).sum()
         return out
+
+    # ---------- micro-batches: length buckets inside each optimizer update ----------
+    def _prepare_inputs(self, generation_batch):
+        """TRL's buffering (GRPOTrainer._prepare_inputs: generate every steps_per_generation x num_iterations
+        steps, shuffle, split into steps_per_generation micro-batches), with the rows of each optimizer
+        update sorted by completion length before the split (issue 23), so `_trim_padding` cuts most of
+        each micro-batch's padding. Exact: TRL's shuffle still decides which rows form which update; only
+        their order inside one update changes, whose micro-batch gradients are summed (the normalisers are
+        the whole update's counts, `_finish`), and advantages / clip ranges were set before, per row."""
+        spg, accum = self.args.steps_per_generation, self.args.gradient_accumulation_steps
+        if not self.model.training or spg % accum:  # an update straddling two generations: TRL's own way
+            return super()._prepare_inputs(generation_batch)
+        if self._step % (spg * self.num_iterations) == 0 or self._buffered_inputs is None:
+            batch = shuffle_sequence_dict(self._generate_and_score_completions(generation_batch))
+            self._buffered_inputs = split_tensor_dict(self._sort_updates_by_length(batch, spg // accum), spg)
+        return self._buffered_inputs[self._step % spg]
+
+    @staticmethod
+    def _sort_updates_by_length(batch: dict, updates: int) -> dict:
+        """Sort the rows of each of the `updates` equal consecutive blocks by completion length (stable)."""
+        lengths = batch["completion_mask"].sum(dim=1).cpu()
+        size = lengths.numel() // updates
+        order = torch.cat([
+            u * size + torch.sort(lengths[u * size : (u + 1) * size], stable=True).indices
+            for u in range(updates)
+        ])  # fmt: skip
+
+        def permute(v):
+            if v is None or (torch.is_tensor(v) and v.dim() == 0):
+                return v
+            return v[order.to(v.device)] if torch.is_tensor(v) else [v[i] for i in order.tolist()]
+
+        return {k: permute(v) for k, v in batch.items()}
 
     # ---------- loss ----------
     def _compute_loss(self, model, inputs):
