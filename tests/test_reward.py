@@ -196,3 +196,17 @@ def test_timeout_is_counted_and_logged(monkeypatch, caplog):
         assert reward.grade("\\boxed{x^2}", "y^2", "boxed", timeout=0.3) == 0.0
     assert reward.TIMEOUTS["count"] == before + 1
     assert "timed out" in caplog.text
+
+
+def test_gold_alternatives_any_of_never_joined():
+    assert grade("\\boxed{0.5}", ["\\frac{1}{2}", "0.5"], "boxed") == 1.0
+    assert grade("\\boxed{2}", ["1", "3"], "boxed") == 0.0
+    assert grade("\\boxed{13}", ["1", "3"], "boxed") == 0.0  # never the joined "1, 3" or 13
+    assert grade("\\boxed{3, 1}", ["1", "3"], "boxed") == 0.0  # alternatives, not a solution set
+    assert grade("#### 3", ("1", "3")) == 1.0
+    with pytest.raises(ValueError, match="empty list"):
+        grade("\\boxed{1}", [], "boxed")
+    # the TRL reward reads an `answers` column of alternatives in place of `answer`
+    out = correctness_reward(["q", "q"], ["\\boxed{0.5}", "\\boxed{7}"], answer=["\\frac{1}{2}", "7"],
+                             answer_format=["boxed", "boxed"], answers=[["\\frac{1}{2}", "0.5"], ["7"]])  # fmt: skip
+    assert out == [1.0, 1.0]

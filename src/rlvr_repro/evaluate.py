@@ -46,10 +46,16 @@ SAMPLE_FIELDS = ("exp", "size", "method", "seed", "split", "problem_id", "sample
 
 def grade_groups(rows: list[dict], samples: list[list[tuple[str, int]]], format_check: bool = False
                  ) -> list[list[Grade]]:  # fmt: skip
-    """Every completion graded against its row's gold answer under the row's answer format."""
+    """Every completion graded against its row's gold answer (any of its ``answers`` alternatives when
+    the record lists them) under the row's answer format."""
     return [
         [
-            judge(text, row["answer"], row.get("answer_format", DEFAULT_ANSWER_FORMAT), format_check)
+            judge(
+                text,
+                row.get("answers") or row["answer"],
+                row.get("answer_format", DEFAULT_ANSWER_FORMAT),
+                format_check,
+            )
             for text, _ in group
         ]
         for row, group in zip(rows, samples, strict=True)

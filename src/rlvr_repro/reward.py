@@ -27,6 +27,9 @@ interval and is left to math-verify, which compares it in order. Scientific nota
 ``e`` as Euler's number. Redundant outer braces (``{{{5}}}``) are stripped before math-verify, whose
 parse grows exponentially with the depth (issue 22 point 7).
 
+A gold may be a list of alternatives (Guide's ``reward_model.ground_truth``): the answer is correct if
+it matches any of them (`golds_of`); alternatives are never joined into one gold.
+
 Optionally (``format_check``), guide_rl's response format check gates the reward (`format_ok`).
 """
 
@@ -35,6 +38,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -230,35 +234,56 @@ def _equal(gold: str, pred: str, timeout: float) -> bool:
     return math_verify_with_timeout(f"${gold}$", f"${pred}$", timeout)
 
 
-def judge(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
-          timeout: float = 5.0) -> Grade:  # fmt: skip
-    """Grade one completion (module docstring). With `format_check`, a completion that fails
-    `format_ok` scores 0, as guide_rl grades it as an empty response."""
+def _match(gold: str, pred: str, where: str, timeout: float) -> bool:
+    """`pred` against one gold; a GSM8K final line is a plain number or a math expression, not text."""
+    gold_num, pred_num = as_number(gold), as_number(pred)
+    if where == "final-line" and gold_num is not None and pred_num is None and not _symbolic(pred):
+        return False
+    return _equal(gold, pred, timeout)
+
+
+def golds_of(gold: str | Sequence[str]) -> list[str]:
+    """The gold alternatives: a string is one gold, a list or tuple several, any of which is correct
+    (Guide's ``reward_model.ground_truth`` lists, `loaders.answer_alternatives`)."""
+    if isinstance(gold, str):
+        return [gold]
+    golds = [str(g) for g in gold]
+    if not golds:
+        raise ValueError("empty list of gold alternatives")
+    return golds
+
+
+def judge(completion: str, gold: str | Sequence[str], answer_format: str = DEFAULT_ANSWER_FORMAT,
+          format_check: bool = False, timeout: float = 5.0) -> Grade:  # fmt: skip
+    """Grade one completion (module docstring) against `gold`, a string or a list of alternatives
+    (correct if it matches any). With `format_check`, a completion that fails `format_ok` scores 0,
+    as guide_rl grades it as an empty response."""
+    golds = golds_of(gold)
     pred, where = _extract(completion, answer_format)
     formatted = format_ok(completion) if format_check else True
     if not formatted or pred is None or len(pred) > MAX_ANSWER_CHARS:
         return Grade(0.0, pred, formatted)
-    gold_num, pred_num = as_number(gold), as_number(pred)
-    if where == "final-line" and gold_num is not None and pred_num is None and not _symbolic(pred):
-        return Grade(0.0, pred)  # a GSM8K final line is a plain number or a math expression, not text
-    return Grade(float(_equal(gold, pred, timeout)), pred)
+    return Grade(float(any(_match(g, pred, where, timeout) for g in golds)), pred)
 
 
-def grade(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
+def grade(completion: str, gold: str | Sequence[str], answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
           timeout: float = 5.0) -> float:  # fmt: skip
     """1.0 if the completion's final answer equals `gold`, else 0.0 (`judge`'s reward)."""
     return judge(completion, gold, answer_format, format_check, timeout).reward
 
 
 def make_reward(format_check: bool = False):
-    """TRL reward function named ``correct``: `answer` is the dataset column of gold answers and an
-    ``answer_format`` column, when the dataset has one, the source's answer format per row."""
+    """TRL reward function named ``correct``: `answer` is the dataset column of gold answers, an
+    ``answers`` column (when the dataset has one) each row's list of gold alternatives, which then
+    replaces `answer` (`loaders.answer_alternatives`), and an ``answer_format`` column the source's
+    answer format per row."""
 
-    def correct(prompts, completions, answer, answer_format=None, **kwargs) -> list[float]:
+    def correct(prompts, completions, answer, answer_format=None, answers=None, **kwargs) -> list[float]:
         formats = answer_format or [DEFAULT_ANSWER_FORMAT] * len(answer)
+        golds = [alts or a for a, alts in zip(answer, answers, strict=True)] if answers else answer
         return [
             grade(c if isinstance(c, str) else c[-1]["content"], a, f or DEFAULT_ANSWER_FORMAT, format_check)
-            for c, a, f in zip(completions, answer, formats, strict=False)
+            for c, a, f in zip(completions, golds, formats, strict=False)
         ]
 
     return correct
