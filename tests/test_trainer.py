@@ -599,3 +599,15 @@ def test_trimmed_micro_batch_gradients_equal_the_padded_computation(model_dir, t
     assert trimmed and len(trimmed) == len(full)
     for a, b in zip(trimmed, full, strict=True):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
+
+
+def test_grader_timeouts_are_logged_per_scoring_round(model_dir, tmp_path):
+    from rlvr_repro import reward
+
+    def timing_out(prompts, completions, **kwargs):  # stands in for a grader whose calls overran
+        reward.TIMEOUTS["count"] += 2
+        return [0.0] * len(completions)
+
+    trainer = make_trainer(model_dir, tmp_path, timing_out)
+    generate(trainer, batch("a", "b"))
+    assert trainer._metrics["train"]["grader_timeouts"] == [2.0]
