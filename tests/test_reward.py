@@ -210,3 +210,19 @@ def test_gold_alternatives_any_of_never_joined():
     out = correctness_reward(["q", "q"], ["\\boxed{0.5}", "\\boxed{7}"], answer=["\\frac{1}{2}", "7"],
                              answer_format=["boxed", "boxed"], answers=[["\\frac{1}{2}", "0.5"], ["7"]])  # fmt: skip
     assert out == [1.0, 1.0]
+
+
+def test_math_verify_worker_is_reused_and_replaced_after_a_timeout(monkeypatch):
+    import time
+
+    from rlvr_repro import reward
+
+    assert math_verify_with_timeout("$x^2$", "$x \\cdot x$") is True
+    first = reward._WORKER[0].process.pid
+    assert math_verify_with_timeout("$\\frac{1}{2}$", "$0.5$") is True
+    assert reward._WORKER[0].process.pid == first  # no fork per call
+    monkeypatch.setattr(reward, "_math_verify", lambda gold, pred, conn: time.sleep(10))
+    assert math_verify_with_timeout("$1$", "$1$", timeout=0.2) is False
+    assert not reward._WORKER  # the overrunning worker is gone; the next call starts a fresh one
+    monkeypatch.undo()
+    assert math_verify_with_timeout("$2$", "$2$") is True and reward._WORKER[0].process.pid != first
