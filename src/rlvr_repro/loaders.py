@@ -271,10 +271,14 @@ def _row_aime(prefix):
 
 
 def _row_question_answer(prefix):
+    """``question``/``problem`` and ``answer``; a copy without ``answer`` (Qwen2.5-Math's Minerva file:
+    ``problem, solution, type, idx``) answers with the last ``\\boxed{}`` of its solution."""
+
     def mapper(row, i):
-        return {"id": f"{prefix}-{row.get('id', i)}", "problem": row.get("question") or row["problem"],
-                "answer": answer_text(row["answer"]), "solution": row.get("solution") or "",
-                "difficulty": 0}  # fmt: skip
+        solution = row.get("solution") or ""
+        answer = answer_text(row["answer"]) if row.get("answer") is not None else last_boxed(solution)
+        return {"id": f"{prefix}-{row.get('id', row.get('idx', i))}", "problem": row.get("question") or row["problem"],
+                "answer": answer, "solution": solution, "difficulty": 0}  # fmt: skip
 
     return mapper
 
