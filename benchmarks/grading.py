@@ -6,6 +6,10 @@ math-verify child (the old fork-per-call path), every answer through `reward.mat
 notation decided without math-verify; only the rest goes to the worker).
 
     PYTHONPATH=src python benchmarks/grading.py --n 1024
+
+Measured here (2 cores shared with other jobs, so absolute rates are low): fork per call 0.8/s (``--n 64``;
+at ``--n 1024`` it did not finish in 500 s), persistent worker 112/s and ``grade()`` 1,574/s
+(``--n 1024 --skip-fork``), 0 timeouts. The 8 cases repeat, so math-verify's own caches help the worker.
 """
 
 from __future__ import annotations
