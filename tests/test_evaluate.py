@@ -172,3 +172,23 @@ def test_report_shows_a_mix_of_graded_samples_across_runs_escaped():
     tail = "x" * (report.COMPLETION_TAIL - len("#### 1")) + "#### 1</pre>"
     assert "\u2026" + tail in report.graded_samples_html([[long]])  # the end is kept
     assert "No samples.jsonl" in report.graded_samples_html([])
+
+
+def test_grader_timeouts_are_a_metric_per_split(tmp_path, monkeypatch):
+    import time
+
+    from rlvr_repro import reward
+
+    write_jsonl(tmp_path / "test.jsonl", rows()[:1])
+    # one symbolic answer per completion, which only math-verify decides; it overruns the timeout
+    monkeypatch.setattr(
+        vllm_backend, "sample", lambda m, prompts, n, *a, **k: [[("\\boxed{x^2}", 3)] * n for _ in prompts]
+    )
+    monkeypatch.setattr(vllm_backend, "shutdown", lambda: None)
+    monkeypatch.setattr(reward, "_math_verify", lambda gold, pred, conn: time.sleep(10))
+    monkeypatch.setattr(reward.judge, "__defaults__", (reward.DEFAULT_ANSWER_FORMAT, False, 0.2))  # timeout
+    spec = {"engine": "vllm", "n": 2, "max_new_tokens": 4, "ks": [1]}
+    metrics, _ = ev.evaluate("some/model", {"test": tmp_path / "test.jsonl"}, spec, 0, {})
+    count = next(m["value"] for m in metrics if m["metric"] == "grader_timeouts")
+    assert count == 3.0  # two samples and the greedy completion, each scored 0
+    assert next(m["value"] for m in metrics if m["metric"] == "avg@n") == 0.0

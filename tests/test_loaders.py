@@ -317,3 +317,52 @@ def test_olympiadbench_keeps_context_and_unit(tmp_path):
     oly = load(tmp_path, "olympiadbench", [row])[0]
     assert oly["problem"].startswith("A ball falls from rest.\n\n" + row["question"])
     assert oly["problem"].endswith("Give the answer in m/s.")
+
+
+def test_guide_list_ground_truth_is_alternatives_never_joined(tmp_path):
+    row = {**GUIDE_ROWS[0], "reward_model": {"style": "rule", "ground_truth": ["$\\frac{1}{2}$", "0.5", ""]}}
+    rec = load(tmp_path, "guide", [row])[0]
+    assert rec["answers"] == ["\\frac{1}{2}", "0.5"] and rec["answer"] == "\\frac{1}{2}"
+    assert grade("\\boxed{0.5}", rec["answers"], "boxed") == 1.0  # any of the alternatives
+    assert grade("\\boxed{1/2}", rec["answers"], "boxed") == 1.0
+    assert grade("\\boxed{0.25}", rec["answers"], "boxed") == 0.0
+    single = load(tmp_path, "guide", GUIDE_ROWS)
+    assert [r["answers"] for r in single] == [["56"], ["2"]]
+
+
+def test_olympiadbench_multi_part_answers_are_ordered_unless_multiple(tmp_path):
+    tuple_row = {**OLYMPIAD_ROWS[0], "final_answer": ["$3$", "$-1$"], "is_multiple_answer": False}
+    oly = load(tmp_path, "olympiadbench", [tuple_row])[0]
+    assert oly["answer"] == "(3, -1)"
+    assert grade("\\boxed{(3, -1)}", oly["answer"], "boxed") == 1.0
+    assert grade("\\boxed{(-1, 3)}", oly["answer"], "boxed") == 0.0  # in order
+    found_all = load(tmp_path, "olympiadbench", OLYMPIAD_ROWS)[0]  # is_multiple_answer: a set
+    assert grade("\\boxed{(2,1), (1,2)}", found_all["answer"], "boxed") == 1.0
+
+
+def test_answer_text_refuses_to_join_a_list():
+    with pytest.raises(ValueError, match="is a list"):
+        loaders.answer_text(["1", "2"])
+
+
+def test_rl_dataset_carries_gold_alternatives_to_the_reward(tmp_path):
+    from rlvr_repro.jsonl import write_jsonl
+    from rlvr_repro.reward import make_reward
+    from rlvr_repro.rl.train import rl_dataset
+
+    base = {
+        "prompt": "p",
+        "solution": "",
+        "hint": "",
+        "difficulty": 0,
+        "split": "rl",
+        "answer_format": "boxed",
+    }
+    write_jsonl(tmp_path / "rl.jsonl", [{**base, "id": "a", "answer": "1/2", "answers": ["1/2", "0.5"]},
+                                        {**base, "id": "b", "answer": "7"}])  # fmt: skip
+    data = rl_dataset(tmp_path / "rl.jsonl")
+    assert data["answers"] == [["1/2", "0.5"], ["7"]]
+    reward = make_reward()(
+        data["prompt"], ["\\boxed{0.5}", "\\boxed{7}"], **{k: data[k] for k in data.column_names}
+    )
+    assert reward == [1.0, 1.0]

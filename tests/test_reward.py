@@ -196,3 +196,33 @@ def test_timeout_is_counted_and_logged(monkeypatch, caplog):
         assert reward.grade("\\boxed{x^2}", "y^2", "boxed", timeout=0.3) == 0.0
     assert reward.TIMEOUTS["count"] == before + 1
     assert "timed out" in caplog.text
+
+
+def test_gold_alternatives_any_of_never_joined():
+    assert grade("\\boxed{0.5}", ["\\frac{1}{2}", "0.5"], "boxed") == 1.0
+    assert grade("\\boxed{2}", ["1", "3"], "boxed") == 0.0
+    assert grade("\\boxed{13}", ["1", "3"], "boxed") == 0.0  # never the joined "1, 3" or 13
+    assert grade("\\boxed{3, 1}", ["1", "3"], "boxed") == 0.0  # alternatives, not a solution set
+    assert grade("#### 3", ("1", "3")) == 1.0
+    with pytest.raises(ValueError, match="empty list"):
+        grade("\\boxed{1}", [], "boxed")
+    # the TRL reward reads an `answers` column of alternatives in place of `answer`
+    out = correctness_reward(["q", "q"], ["\\boxed{0.5}", "\\boxed{7}"], answer=["\\frac{1}{2}", "7"],
+                             answer_format=["boxed", "boxed"], answers=[["\\frac{1}{2}", "0.5"], ["7"]])  # fmt: skip
+    assert out == [1.0, 1.0]
+
+
+def test_math_verify_worker_is_reused_and_replaced_after_a_timeout(monkeypatch):
+    import time
+
+    from rlvr_repro import reward
+
+    assert math_verify_with_timeout("$x^2$", "$x \\cdot x$") is True
+    first = reward._WORKER[0].process.pid
+    assert math_verify_with_timeout("$\\frac{1}{2}$", "$0.5$") is True
+    assert reward._WORKER[0].process.pid == first  # no fork per call
+    monkeypatch.setattr(reward, "_math_verify", lambda gold, pred, conn: time.sleep(10))
+    assert math_verify_with_timeout("$1$", "$1$", timeout=0.2) is False
+    assert not reward._WORKER  # the overrunning worker is gone; the next call starts a fresh one
+    monkeypatch.undo()
+    assert math_verify_with_timeout("$2$", "$2$") is True and reward._WORKER[0].process.pid != first

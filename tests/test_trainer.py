@@ -657,3 +657,15 @@ def test_length_sort_keeps_each_update_its_rows():
     assert out["id"] == ["b", "d", "c", "a", "f", "h", "e", "g"]
     assert out["completion_mask"].sum(1).tolist() == [1, 2, 3, 5, 1, 2, 4, 5]
     assert out["n"].item() == 8
+
+
+def test_grader_timeouts_are_logged_per_scoring_round(model_dir, tmp_path):
+    from rlvr_repro import reward
+
+    def timing_out(prompts, completions, **kwargs):  # stands in for a grader whose calls overran
+        reward.TIMEOUTS["count"] += 2
+        return [0.0] * len(completions)
+
+    trainer = make_trainer(model_dir, tmp_path, timing_out)
+    generate(trainer, batch("a", "b"))
+    assert trainer._metrics["train"]["grader_timeouts"] == [2.0]

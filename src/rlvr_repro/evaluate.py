@@ -3,7 +3,8 @@
 Generation is the project's KV-cache sampler over the Hugging Face model (`sampling.py`, the CPU path);
 the GPU configs swap in vLLM offline generation (`eval.engine: vllm`). Grading is `reward.judge` with each
 record's ``answer_format`` and the ``eval.format_check`` knob (docs/METHODS.md §4). A few graded
-completions per split (``eval.samples``, `pick_samples`) are saved so a reader can audit the grader.
+completions per split (``eval.samples``, `pick_samples`) are saved so a reader can audit the grader, and
+the number of grader timeouts per split (metric ``grader_timeouts``, `reward.TIMEOUTS`) is written.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import sampling
+from . import reward, sampling
 from .aggregate import EVAL_COLUMNS, PROBLEM_COLUMNS  # noqa: F401 - the files this module writes
 from .jsonl import RECORD_FIELDS, read_jsonl, write_jsonl
 from .models import load_model, load_tokenizer
@@ -46,10 +47,16 @@ SAMPLE_FIELDS = ("exp", "size", "method", "seed", "split", "problem_id", "sample
 
 def grade_groups(rows: list[dict], samples: list[list[tuple[str, int]]], format_check: bool = False
                  ) -> list[list[Grade]]:  # fmt: skip
-    """Every completion graded against its row's gold answer under the row's answer format."""
+    """Every completion graded against its row's gold answer (any of its ``answers`` alternatives when
+    the record lists them) under the row's answer format."""
     return [
         [
-            judge(text, row["answer"], row.get("answer_format", DEFAULT_ANSWER_FORMAT), format_check)
+            judge(
+                text,
+                row.get("answers") or row["answer"],
+                row.get("answer_format", DEFAULT_ANSWER_FORMAT),
+                format_check,
+            )
             for text, _ in group
         ]
         for row, group in zip(rows, samples, strict=True)
@@ -124,10 +131,12 @@ def evaluate(model_path: str, splits: dict[str, Path], spec: dict, seed: int, id
         prompts = [r["prompt"] for r in rows]
         torch.manual_seed(seed)
         texts = gen(prompts, n, temperature, max_new, spec.get("top_p", 1.0))
+        timeouts = reward.TIMEOUTS["count"]
         grades = grade_groups(rows, texts, format_check)
         sampled = score(texts, grades)
         greedy_texts = gen(prompts, 1, 0.0, max_new)
         greedy = score(greedy_texts, grade_groups(rows, greedy_texts, format_check))
+        timeouts = reward.TIMEOUTS["count"] - timeouts  # sampled and greedy completions of this split
         base = {**identity, "seed": seed, "split": split}
         shown += sample_records(base, rows, texts, grades, spec.get("samples", DEFAULT_SAMPLES))
 
@@ -140,6 +149,7 @@ def evaluate(model_path: str, splits: dict[str, Path], spec: dict, seed: int, id
         add("avg@n", float(np.mean([c / n for c, _ in sampled])))
         add("greedy_acc", float(np.mean([c for c, _ in greedy])), n_=1, temp=0.0)
         add("mean_length", float(np.mean([length for _, length in sampled])))
+        add("grader_timeouts", float(timeouts))  # each scored 0 (reward.TIMEOUTS), counted, never silent
         by_level = defaultdict(list)
         for row, (c, _) in zip(rows, sampled, strict=False):
             by_level[row["difficulty"]].append(c / n)

@@ -1,7 +1,8 @@
 """Real data sets -> the project's JSONL records (`jsonl.RECORD_FIELDS`), through `datasets.load_dataset`.
 
 Each loader reads one source in its published column layout and maps a row to
-``{id, prompt, answer, solution, hint, difficulty, split, source}``. Every source is read with
+``{id, prompt, answer, answers, solution, hint, difficulty, split, source}`` (``answers``: the gold
+alternatives, ``[answer]`` unless the source lists several; ``answer`` is the first). Every source is read with
 `datasets.load_dataset`: a hub id (``HuggingFaceH4/MATH-500``), a local directory (resolved by
 `datasets` to its packaged json/parquet/csv builder) or a single local file (read with the
 ``json`` / ``parquet`` / ``csv`` builder and ``data_files``, which is what a local path resolves to).
@@ -26,14 +27,16 @@ Column layouts (looked up in the data sets' cards and in code that reads them; c
   custom lighteval task `minerva_math`).
 * ``olympiadbench``  ``Hothan/OlympiadBench`` config ``OE_TO_maths_en_COMP`` split ``train`` (675 rows;
   lighteval task `olympiad_bench`) or ``math-ai/olympiadbench`` split ``test``: ``id, question,
-  solution (list of str), final_answer (list of str)``; several final answers are joined with ``, ``.
+  solution (list of str), final_answer (list of str)``; several final answers form a set
+  ``a, b`` when ``is_multiple_answer`` is set, else the ordered tuple ``(a, b)`` (`ordered_answer`).
 * ``gsm8k``  ``openai/gsm8k`` config ``main``: ``question, answer`` where the answer is the worked
   solution ending in ``#### <number>`` (calculator annotations ``<<48/2=24>>`` are dropped).
 * ``guide``  ``vaskarnath/guide_math_rl_dataset`` (``train/validation/test.parquet``), the verl RL format
   read by Guide's ``verl/utils/dataset/rl_dataset.py``: ``data_source``, ``prompt`` (chat messages;
   the problem is the last message's content), ``hint`` (chat messages whose last content is the
   problem with the hint), ``ability``, ``reward_model`` ``{style, ground_truth}``, ``extra_info``
-  ``{index, ...}``. guide_rl (``RLHFDataset.__getitem__`` with ``custom_chat_template``) formats its chat
+  ``{index, ...}``; a list ``ground_truth`` holds alternatives, kept as the record's ``answers``
+  (any of them is correct, `answer_alternatives`). guide_rl (``RLHFDataset.__getitem__`` with ``custom_chat_template``) formats its chat
   template with the last message's content as is, for the plain prompt from ``prompt`` and for the
   hinted one from ``hint``; so do we (`record_hint`, `tasks.with_hint`), without stripping the text.
 
@@ -150,15 +153,35 @@ def record_hint(problem: str, template: str, hint: str = "", hinted_problem: str
 
 
 def answer_text(value) -> str:
-    """A gold answer as a string: integral floats as integers, lists joined, ``$...$`` stripped."""
+    """A gold answer as a string: integral floats as integers, ``$...$`` stripped. A list is never
+    joined here (a join reads as a solution set, `reward`): alternatives go through
+    `answer_alternatives`, ordered parts through `ordered_answer`."""
     if isinstance(value, (list, tuple)):
-        return ", ".join(answer_text(v) for v in value)
+        raise ValueError(f"gold answer {value!r} is a list: read it as alternatives or as an ordered tuple")
     if isinstance(value, float) and math.isfinite(value) and value == int(value):
         return str(int(value))
     text = str(value).strip()
     if len(text) >= 2 and text.startswith("$") and text.endswith("$"):
         text = text.strip("$").strip()
     return text
+
+
+def answer_alternatives(value) -> list[str]:
+    """Guide's ``reward_model.ground_truth``: a string, or a list of alternatives any of which is
+    correct (``reward.judge`` takes the list); never joined. Empty alternatives are dropped."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [text for text in (answer_text(v) for v in values) if text]
+
+
+def ordered_answer(value, multiple: bool = False) -> str:
+    """OlympiadBench's ``final_answer`` list: one part as is; several parts, when the row's
+    ``is_multiple_answer`` flag is set, as the bare list ``a, b`` (the grader compares it as a set:
+    "find all ..."), else as the ordered tuple ``(a, b)``, which the grader compares in order. A
+    reading of the flag (OlympiadBench's card: whether the answer has several values)."""
+    parts = answer_alternatives(value)
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts) if multiple else "(" + ", ".join(parts) + ")"
 
 
 HINT_MAX_SENTENCES = 3
@@ -248,10 +271,14 @@ def _row_aime(prefix):
 
 
 def _row_question_answer(prefix):
+    """``question``/``problem`` and ``answer``; a copy without ``answer`` (Qwen2.5-Math's Minerva file:
+    ``problem, solution, type, idx``) answers with the last ``\\boxed{}`` of its solution."""
+
     def mapper(row, i):
-        return {"id": f"{prefix}-{row.get('id', i)}", "problem": row.get("question") or row["problem"],
-                "answer": answer_text(row["answer"]), "solution": row.get("solution") or "",
-                "difficulty": 0}  # fmt: skip
+        solution = row.get("solution") or ""
+        answer = answer_text(row["answer"]) if row.get("answer") is not None else last_boxed(solution)
+        return {"id": f"{prefix}-{row.get('id', row.get('idx', i))}", "problem": row.get("question") or row["problem"],
+                "answer": answer, "solution": solution, "difficulty": 0}  # fmt: skip
 
     return mapper
 
@@ -267,7 +294,7 @@ def _row_olympiadbench(row, i):
     if unit:
         problem += f"\n\nGive the answer in {unit}."
     return {"id": f"olympiadbench-{row.get('id', i)}", "problem": problem,
-            "answer": answer_text(row["final_answer"]), "solution": solution, "difficulty": 0}  # fmt: skip
+            "answer": ordered_answer(row["final_answer"], bool(row.get("is_multiple_answer"))), "solution": solution, "difficulty": 0}  # fmt: skip
 
 
 _CALC = re.compile(r"<<[^>]*>>")
@@ -289,10 +316,10 @@ def _last_content(messages) -> str:
 
 def _row_guide(row, i):
     hinted = _last_content(row["hint"]) if row.get("hint") is not None else None
-    truth = row["reward_model"]["ground_truth"]
+    truths = answer_alternatives(row["reward_model"]["ground_truth"])
     index = (row.get("extra_info") or {}).get("index", i)
     return {"id": f"guide-{index}", "problem": _last_content(row["prompt"]), "verbatim": True,
-            "answer": answer_text(truth), "solution": "", "hinted_problem": hinted, "difficulty": 0,
+            "answer": truths[0] if truths else "", "answers": truths, "solution": "", "hinted_problem": hinted, "difficulty": 0,
             "subject": row.get("data_source", "")}  # fmt: skip
 
 
@@ -339,7 +366,7 @@ def load_source(source: dict, split_name: str, template: str = "plain") -> list[
         derived = solution_hint(row["solution"], row["answer"]) if row["solution"] else ""
         hint = record_hint(problem, template, derived, row.get("hinted_problem"))
         records.append({"id": rid, "prompt": render_prompt(problem, template), "answer": row["answer"],
-                        "solution": row["solution"], "hint": hint, "difficulty": row["difficulty"],
+                        "answers": row.get("answers") or [row["answer"]], "solution": row["solution"], "hint": hint, "difficulty": row["difficulty"],
                         "split": split_name, "source": name, "answer_format": answer_format,
                         "problem": problem})  # fmt: skip
         if source.get("max_rows") and len(records) >= source["max_rows"]:

@@ -94,7 +94,8 @@ def rollout_groups(model_path: str, rows: list[dict], G: int, temperature: float
     groups = []
     for row, group in zip(rows, samples, strict=True):
         marks = [
-            float(grade(text, row["answer"], row.get("answer_format", "gsm8k")) > 0) for text, _ in group
+            float(grade(text, row.get("answers") or row["answer"], row.get("answer_format", "gsm8k")) > 0)
+            for text, _ in group
         ]
         groups.append((row, marks, [length for _, length in group]))
     if (spec or {}).get("engine", "hf") != "hf":

@@ -13,8 +13,10 @@ Grading: two plain numbers (integers, decimals, fractions) are compared exactly 
 conclusive. A ``####`` answer (GSM8K's convention is a plain number) that is neither a number nor LaTeX
 nor a function name scores 0 against a numeric gold, as it always has. Everything else, every boxed
 answer included (``\\boxed{x=5}`` against ``5``), goes through Hugging Face `math-verify` as
-``verify(parse(gold), parse(pred))`` (gold first, the order matters) in a forked child with our own
-timeout: math-verify's built-in timeout uses ``signal.alarm``, which breaks outside the main thread.
+``verify(parse(gold), parse(pred))`` (gold first, the order matters) in a persistent forked worker
+process with our own timeout (a call that overruns kills the worker, a fresh one takes the next call):
+math-verify's built-in timeout uses ``signal.alarm``, which breaks outside the main thread, and a fork
+per call cost about 0.13 s. Identical answers are correct without math-verify.
 Malformed or endless output scores 0 and never raises; a grader timeout is counted
 (`TIMEOUTS`) and logged, so it is never a silent 0.
 
@@ -27,6 +29,9 @@ interval and is left to math-verify, which compares it in order. Scientific nota
 ``e`` as Euler's number. Redundant outer braces (``{{{5}}}``) are stripped before math-verify, whose
 parse grows exponentially with the depth (issue 22 point 7).
 
+A gold may be a list of alternatives (Guide's ``reward_model.ground_truth``): the answer is correct if
+it matches any of them (`golds_of`); alternatives are never joined into one gold.
+
 Optionally (``format_check``), guide_rl's response format check gates the reward (`format_ok`).
 """
 
@@ -34,7 +39,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import re
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -133,26 +141,77 @@ def _math_verify(gold: str, pred: str, conn) -> None:
     except Exception:  # noqa: BLE001 - any failure of the grader is a wrong answer
         ok = False
     conn.send(bool(ok))
-    conn.close()
+
+
+def _serve(conn, grader) -> None:
+    """The worker's loop: one (gold, answer) pair in, one verdict out, until the pipe closes."""
+    while True:
+        try:
+            gold, pred = conn.recv()
+        except EOFError:
+            return
+        grader(gold, pred, conn)
+
+
+class _Worker:
+    """One persistent forked math-verify process (issue 22 point 7: a fork per call cost ~0.13 s).
+    It is killed and replaced when a call overruns its timeout, dies, or the grader function changed."""
+
+    def __init__(self) -> None:
+        import math_verify  # noqa: F401 - imported once here (about 1 s), so the forked worker inherits it
+
+        self.grader, self.pid = _math_verify, os.getpid()
+        self.conn, child = mp.get_context("fork").Pipe(duplex=True)
+        self.process = mp.get_context("fork").Process(target=_serve, args=(child, self.grader), daemon=True)
+        self.process.start()
+        child.close()
+
+    def usable(self) -> bool:
+        return self.pid == os.getpid() and self.grader is _math_verify and self.process.is_alive()
+
+    def close(self) -> None:
+        self.conn.close()
+        self.process.kill()
+        self.process.join()
+
+
+_WORKER: list[_Worker] = []  # the process's worker, started on first use
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker() -> _Worker:
+    if _WORKER and not _WORKER[0].usable():
+        if _WORKER[0].pid == os.getpid():
+            _WORKER[0].close()
+        _WORKER.clear()
+    if not _WORKER:
+        _WORKER.append(_Worker())
+    return _WORKER[0]
 
 
 def math_verify_with_timeout(gold: str, pred: str, timeout: float = 5.0) -> bool:
-    """Run math-verify in a forked child; a child that overruns is killed and scores False."""
-    import math_verify  # noqa: F401 - imported once here (about 1 s), so every forked child inherits it
-
-    recv, send = mp.get_context("fork").Pipe(duplex=False)
-    child = mp.get_context("fork").Process(target=_math_verify, args=(gold, pred, send), daemon=True)
-    child.start()
-    send.close()
-    finished = recv.poll(timeout)
-    ok = recv.recv() if finished else False
-    if not finished:
-        TIMEOUTS["count"] += 1
-        _LOG.warning(
-            "math-verify timed out after %.1f s (gold %r, answer %r): scored 0", timeout, gold[:80], pred[:80]
-        )
-    child.kill()
-    child.join()
+    """math-verify in the persistent worker process; a call that overruns `timeout` kills the worker
+    (the next call starts a fresh one), is counted in `TIMEOUTS`, logged and scores False."""
+    with _WORKER_LOCK:
+        worker = _worker()
+        try:
+            worker.conn.send((gold, pred))
+            finished = worker.conn.poll(timeout)
+            ok = bool(worker.conn.recv()) if finished else False
+        except (EOFError, OSError, BrokenPipeError):  # the worker died: a wrong answer, a fresh worker next
+            finished, ok = True, False
+            worker.close()
+            _WORKER.clear()
+        if not finished:
+            TIMEOUTS["count"] += 1
+            _LOG.warning(
+                "math-verify timed out after %.1f s (gold %r, answer %r): scored 0",
+                timeout,
+                gold[:80],
+                pred[:80],
+            )
+            worker.close()
+            _WORKER.clear()
     return ok
 
 
@@ -222,6 +281,8 @@ def _same_set(gold: str, pred: str, timeout: float) -> bool:
 def _equal(gold: str, pred: str, timeout: float) -> bool:
     """One answer against one gold: exact numbers first, sets as multisets, else math-verify."""
     gold, pred = strip_braces(gold), strip_braces(pred)
+    if gold == pred:
+        return True  # the same string: decided without math-verify (issue 22 point 7)
     gold_num, pred_num = as_number(gold), as_number(pred)
     if gold_num is not None and pred_num is not None:
         return gold_num == pred_num
@@ -230,35 +291,56 @@ def _equal(gold: str, pred: str, timeout: float) -> bool:
     return math_verify_with_timeout(f"${gold}$", f"${pred}$", timeout)
 
 
-def judge(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
-          timeout: float = 5.0) -> Grade:  # fmt: skip
-    """Grade one completion (module docstring). With `format_check`, a completion that fails
-    `format_ok` scores 0, as guide_rl grades it as an empty response."""
+def _match(gold: str, pred: str, where: str, timeout: float) -> bool:
+    """`pred` against one gold; a GSM8K final line is a plain number or a math expression, not text."""
+    gold_num, pred_num = as_number(gold), as_number(pred)
+    if where == "final-line" and gold_num is not None and pred_num is None and not _symbolic(pred):
+        return False
+    return _equal(gold, pred, timeout)
+
+
+def golds_of(gold: str | Sequence[str]) -> list[str]:
+    """The gold alternatives: a string is one gold, a list or tuple several, any of which is correct
+    (Guide's ``reward_model.ground_truth`` lists, `loaders.answer_alternatives`)."""
+    if isinstance(gold, str):
+        return [gold]
+    golds = [str(g) for g in gold]
+    if not golds:
+        raise ValueError("empty list of gold alternatives")
+    return golds
+
+
+def judge(completion: str, gold: str | Sequence[str], answer_format: str = DEFAULT_ANSWER_FORMAT,
+          format_check: bool = False, timeout: float = 5.0) -> Grade:  # fmt: skip
+    """Grade one completion (module docstring) against `gold`, a string or a list of alternatives
+    (correct if it matches any). With `format_check`, a completion that fails `format_ok` scores 0,
+    as guide_rl grades it as an empty response."""
+    golds = golds_of(gold)
     pred, where = _extract(completion, answer_format)
     formatted = format_ok(completion) if format_check else True
     if not formatted or pred is None or len(pred) > MAX_ANSWER_CHARS:
         return Grade(0.0, pred, formatted)
-    gold_num, pred_num = as_number(gold), as_number(pred)
-    if where == "final-line" and gold_num is not None and pred_num is None and not _symbolic(pred):
-        return Grade(0.0, pred)  # a GSM8K final line is a plain number or a math expression, not text
-    return Grade(float(_equal(gold, pred, timeout)), pred)
+    return Grade(float(any(_match(g, pred, where, timeout) for g in golds)), pred)
 
 
-def grade(completion: str, gold: str, answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
+def grade(completion: str, gold: str | Sequence[str], answer_format: str = DEFAULT_ANSWER_FORMAT, format_check: bool = False,
           timeout: float = 5.0) -> float:  # fmt: skip
     """1.0 if the completion's final answer equals `gold`, else 0.0 (`judge`'s reward)."""
     return judge(completion, gold, answer_format, format_check, timeout).reward
 
 
 def make_reward(format_check: bool = False):
-    """TRL reward function named ``correct``: `answer` is the dataset column of gold answers and an
-    ``answer_format`` column, when the dataset has one, the source's answer format per row."""
+    """TRL reward function named ``correct``: `answer` is the dataset column of gold answers, an
+    ``answers`` column (when the dataset has one) each row's list of gold alternatives, which then
+    replaces `answer` (`loaders.answer_alternatives`), and an ``answer_format`` column the source's
+    answer format per row."""
 
-    def correct(prompts, completions, answer, answer_format=None, **kwargs) -> list[float]:
+    def correct(prompts, completions, answer, answer_format=None, answers=None, **kwargs) -> list[float]:
         formats = answer_format or [DEFAULT_ANSWER_FORMAT] * len(answer)
+        golds = [alts or a for a, alts in zip(answer, answers, strict=True)] if answers else answer
         return [
             grade(c if isinstance(c, str) else c[-1]["content"], a, f or DEFAULT_ANSWER_FORMAT, format_check)
-            for c, a, f in zip(completions, answer, formats, strict=False)
+            for c, a, f in zip(completions, golds, formats, strict=False)
         ]
 
     return correct

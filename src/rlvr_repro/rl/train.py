@@ -25,12 +25,22 @@ RENAME = {"completions/mean_length": "completion_length", "completions/clipped_r
 
 def rl_dataset(path: Path) -> Dataset:
     """The RL prompts with what the reward and hooks read; `answer_format` (boxed | gsm8k) when the
-    records carry it, so the reward grades each row as its source writes answers."""
+    records carry it, so the reward grades each row as its source writes answers, and ``answers``
+    (the gold alternatives, `reward.make_reward`) when they do."""
     rows = read_jsonl(path, required=RECORD_FIELDS)
     keys = ["prompt", "answer", "hint", "difficulty", "id"] + (
         ["answer_format"] if "answer_format" in rows[0] else []
     )
-    return Dataset.from_list([{k: r[k] for k in keys} for r in rows])
+    alternatives = any("answers" in r for r in rows)  # gold alternatives (loaders), read by the reward
+    return Dataset.from_list(
+        [
+            {
+                **{k: r[k] for k in keys},
+                **({"answers": r.get("answers") or [r["answer"]]} if alternatives else {}),
+            }
+            for r in rows
+        ]  # fmt: skip
+    )
 
 
 # Project spec keys that grpo_config maps itself; any other spec key that is a GRPOConfig field

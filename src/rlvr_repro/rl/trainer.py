@@ -26,7 +26,7 @@ from trl import GRPOTrainer
 from trl.models import unwrap_model_for_generation
 from trl.trainer.utils import pad, shuffle_sequence_dict, split_tensor_dict, use_adapter
 
-from .. import sampling
+from .. import reward, sampling
 from . import batch as rows_
 from . import core
 
@@ -137,8 +137,10 @@ class RLVRTrainer(GRPOTrainer):
         return torch.Generator().manual_seed(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest()))
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        before = reward.TIMEOUTS["count"]
         with self._timed("score"):
             rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self.log_global("grader_timeouts", reward.TIMEOUTS["count"] - before)  # scored 0, counted (issue 22)
         self._last_rewards = (rewards_per_func * self.reward_weights.to(rewards_per_func.device)).nansum(
             dim=1
         )
