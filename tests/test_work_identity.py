@@ -14,7 +14,7 @@ from rlvr_repro.models import load_model
 from rlvr_repro.runs import WORK_IDENTITY
 from rlvr_repro.tasks import make_prompt
 
-SFT_SPEC = {"steps": 4, "batch_size": 2, "learning_rate": 1e-3, "save_steps": 2, "logging_steps": 1,
+SFT_SPEC = {"steps": 4, "batch_size": 4, "per_device_train_batch_size": 1, "learning_rate": 1e-3, "save_steps": 2, "logging_steps": 1,
             "lr_scheduler": "constant", "max_length": 64}  # fmt: skip
 
 
