@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import platform
+import shutil
 import subprocess
+import warnings
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -114,3 +117,55 @@ def write_json(path: Path, obj) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
+
+
+WORK_IDENTITY = "work_identity.json"
+RESUMABLE_KEYS = ("steps", "save_steps", "logging_steps")
+_HASH_LIMIT = 64 * 2**20  # files above this are identified by name, size and mtime, not content
+
+
+def input_digest(*, model: str | Path, data: Path, spec: dict, seed: int) -> str:
+    """SHA-256 over what a work directory was started from (issue 22): the start model's files, the
+    training data's bytes, the spec and the seed.
+
+    A reading: files over 64 MiB (paper-scale weights) enter by name, size and mtime rather than
+    content, so a 15 GB checkpoint is not read twice; a rewritten model file changes its mtime.
+    `RESUMABLE_KEYS` stay out: a run extended to more steps resumes its own checkpoints.
+    """
+    h = hashlib.sha256()
+    spec = {k: v for k, v in spec.items() if k not in RESUMABLE_KEYS}
+    h.update(json.dumps({"spec": spec, "seed": seed}, sort_keys=True, default=str).encode())
+    model = Path(model)
+    files = sorted(p for p in model.rglob("*") if p.is_file()) if model.is_dir() else []
+    if not files:
+        h.update(f"model:{model}".encode())  # a hub id: its name is its identity
+    for p in [*files, Path(data)]:
+        st = p.stat()
+        h.update(f"\0{p.name}\0{st.st_size}\0".encode())
+        if st.st_size > _HASH_LIMIT:
+            h.update(str(st.st_mtime_ns).encode())
+        else:
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def claim_work_dir(work_dir: Path, digest: str) -> None:
+    """Make `work_dir` belong to `digest`: a directory started from other inputs or params (or with
+    no recorded identity) is moved aside to `<name>.stale-<digest prefix>` with a warning, so a rerun
+    never resumes stale work; the caller then starts fresh."""
+    work_dir = Path(work_dir)
+    record = work_dir / WORK_IDENTITY
+    if work_dir.is_dir() and any(work_dir.iterdir()):
+        old = json.loads(record.read_text())["digest"] if record.is_file() else None
+        if old == digest:
+            return
+        aside = work_dir.with_name(f"{work_dir.name}.stale-{(old or 'unknown')[:12]}")
+        shutil.rmtree(aside, ignore_errors=True)
+        work_dir.rename(aside)
+        warnings.warn(
+            f"{work_dir}: started from other inputs or params (digest {old} != {digest}); "
+            f"moved aside to {aside}, training starts fresh",
+            stacklevel=2,
+        )
+    work_dir.mkdir(parents=True, exist_ok=True)
+    write_json(record, {"digest": digest})

@@ -11,7 +11,15 @@ from trl import SFTConfig, SFTTrainer
 
 from .jsonl import RECORD_FIELDS, DataError, read_jsonl
 from .models import load_model, load_tokenizer
-from .runs import JsonlMetrics, checkpoint_step, last_checkpoint, precision_kwargs, set_threads
+from .runs import (
+    JsonlMetrics,
+    checkpoint_step,
+    claim_work_dir,
+    input_digest,
+    last_checkpoint,
+    precision_kwargs,
+    set_threads,
+)
 
 
 def sft_dataset(path: Path) -> Dataset:
@@ -69,10 +77,16 @@ def train_sft(model_path: str, data: Path, out_dir: Path, spec: dict, seed: int,
             else {}
         ),
     )
+    if os.environ.get("RANK", "0") == "0":  # a work dir from other inputs or params is moved aside
+        claim_work_dir(work_dir, input_digest(model=model_path, data=data, spec=spec, seed=seed))
     checkpoint = last_checkpoint(work_dir)
     trainer = SFTTrainer(model=model, args=args, train_dataset=sft_dataset(data), processing_class=tokenizer)
     trainer.add_callback(JsonlMetrics(work_dir / "metrics.jsonl", identity, checkpoint_step(checkpoint)))
-    trainer.train(resume_from_checkpoint=checkpoint)
+    if checkpoint_step(checkpoint) >= spec["steps"]:
+        # transformers' loop would run one step past max_steps: the final checkpoint is the model
+        trainer._load_from_checkpoint(checkpoint)
+    else:
+        trainer.train(resume_from_checkpoint=checkpoint)
     save_final(trainer, tokenizer, out_dir)
     shutil.copyfile(work_dir / "metrics.jsonl", metrics)
 

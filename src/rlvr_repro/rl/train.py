@@ -13,7 +13,15 @@ from trl import GRPOConfig
 from ..jsonl import RECORD_FIELDS, read_jsonl
 from ..models import load_model, load_tokenizer
 from ..reward import make_reward
-from ..runs import JsonlMetrics, checkpoint_step, last_checkpoint, precision_kwargs, set_threads
+from ..runs import (
+    JsonlMetrics,
+    checkpoint_step,
+    claim_work_dir,
+    input_digest,
+    last_checkpoint,
+    precision_kwargs,
+    set_threads,
+)
 from ..sft import save_final
 from .core import TRL_LOSS_TYPE
 from .geometry import batch_geometry
@@ -117,6 +125,8 @@ def train_rl(model_path: str, data: Path, out_dir: Path, spec: dict, seed: int, 
         vllm_backend.colocate_on_cpu()  # vLLM's CPU build: eager engine, reload-based weight sync
     tokenizer = load_tokenizer(model_path)
     model = load_model(model_path)
+    if os.environ.get("RANK", "0") == "0":  # a work dir from other inputs or params is moved aside
+        claim_work_dir(work_dir, input_digest(model=model_path, data=data, spec=spec, seed=seed))
     checkpoint = last_checkpoint(work_dir)
     args = grpo_config(spec, work_dir, seed)
     trainer = RLVRTrainer(
