@@ -138,7 +138,7 @@ def test_slurm_plugin_submits_the_rules_resources(tmp_path, nodes):
     for tool, body in {"sbatch": FAKE_SBATCH, "squeue": "#!/bin/sh\nexit 0\n", "scancel": "#!/bin/sh\nexit 0\n",
                        "sacct": "#!/bin/sh\nexit 1\n", "sacctmgr": "#!/bin/sh\nexit 1\n",
                        "scontrol": "#!/bin/sh\necho 'MinJobAge = 300 sec'\n",
-                       "sinfo": "#!/bin/sh\necho PARTITION; echo 'gpu*'\n"}.items():  # fmt: skip
+                       "sinfo": "#!/bin/sh\necho PARTITION; echo 'cpu*'; echo gpu\n"}.items():  # fmt: skip
         (bin_dir / tool).write_text(body)
         (bin_dir / tool).chmod(0o755)
     record = tmp_path / "sbatch.txt"
@@ -173,6 +173,21 @@ def test_slurm_plugin_submits_the_rules_resources(tmp_path, nodes):
         assert "--nodes=2" in call and "--ntasks-per-node=8" in call
     else:  # one node's GPUs on one node, never spread (issue 16, #2)
         assert "--nodes=1" in call and "--ntasks-per-node" not in call
+
+
+def test_slurm_profile_site_settings_survive_the_workflow_profile():
+    """`profiles/default` loads as the workflow profile under `--profile workflow/profiles/slurm`; its
+    settings must not replace the SLURM profile's site resources (issue 16, #1)."""
+    out = snakemake("-n", "--profile", "workflow/profiles/slurm", "--configfile",
+                    "config/experiments/guide_qwen25math7b.yaml")  # fmt: skip
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    assert "workflow specific profile" in out.stdout + out.stderr  # the default profile is loaded too
+    lines = out.stdout.splitlines()
+    rl = [lines[i + 1 : i + 12] for i, line in enumerate(lines) if line.startswith("rule rl:")]
+    resources = [line for block in rl for line in block if "resources:" in line]
+    assert resources and all("slurm_partition=gpu" in line and "runtime=1440" in line for line in resources)
+    workflow_profile = yaml.safe_load((ROOT / "workflow/profiles/default/config.yaml").read_text())
+    assert "default-resources" not in workflow_profile
 
 
 def slurm_up() -> bool:
