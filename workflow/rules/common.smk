@@ -18,7 +18,7 @@ cfg.validate(
 )
 
 # issue 18: every job's CLI pins its CPU kernels to this level (rlvr_repro.numerics) before torch loads
-os.environ["RLVR_CPU_ISA"] = config["cpu_isa"]
+os.environ.update(RLVR_CPU_ISA=config["cpu_isa"])
 
 print(geometry_table(config), file=sys.stderr)  # the update geometry of every RL run
 
